@@ -1,0 +1,183 @@
+"""`digitedge VERB ...`: one short function per stage; each checks its arguments and calls the library.
+
+Imports are lazy so `classify` and `live` start without loading torch or matplotlib.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+
+from . import __version__
+from .errors import DigitedgeError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UserError(DigitedgeError):
+    """A mistake the user can fix: printed as one line, exit code 2."""
+
+
+def cmd_train(a):
+    from .training.config import TrainConfig
+    from .training.train import train
+
+    if a.resume:
+        given = [k for k in ("epochs", "batch_size", "lr", "seed", "data_dir", "device") if getattr(a, k) is not None]
+        if given:
+            raise UserError(f"--resume continues a run with its saved config; drop {', '.join('--' + g.replace('_', '-') for g in given)}")
+        train(resume=a.resume)
+        return EXIT_OK
+    overrides = {k: getattr(a, k) for k in ("epochs", "batch_size", "lr", "seed", "data_dir", "device") if getattr(a, k) is not None}
+    if a.subset is not None:
+        overrides["limit"] = a.subset
+    if a.no_augment:
+        overrides["augment"] = False
+    cfg = TrainConfig(**overrides)
+    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
+        raise UserError("--epochs and --batch-size must be >= 1 and --lr > 0")
+    train(cfg, out=a.out)
+    return EXIT_OK
+
+
+def cmd_evaluate(a):
+    if a.real:
+        from .tools.realeval import evaluate_real
+
+        return evaluate_real(a.real, model=a.model, out=a.out)
+    if not a.model:
+        raise UserError("evaluate needs MODEL (a .pt checkpoint or .onnx file), or --real DIR")
+    from .training.evaluate import evaluate
+
+    evaluate(a.model, out=a.out or "runs/evaluate", data_dir=a.data_dir)
+    return EXIT_OK
+
+
+def cmd_export(a):
+    from .export.exporter import export
+
+    ok = export(a.checkpoint, out=a.out, quantize=a.quantize, opset=a.opset, calib=a.calib, check=not a.no_check,
+                data_dir=a.data_dir, calib_method=a.calib_method, name=a.name)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def cmd_classify(a):
+    from .runtime.classify import classify_paths
+
+    return classify_paths(a.paths, model=a.model, fmt=a.format, save=a.save, threshold=a.conf, threads=a.threads)
+
+
+def cmd_live(a):
+    from .runtime.live import run_live
+
+    return run_live(a.source, model=a.model, save=a.save, display=not a.no_display, threads=a.threads, fmt=a.format)
+
+
+def cmd_bench(a):
+    from .tools.bench import run_bench
+
+    return run_bench(model=a.model, threads=a.threads, seconds=a.seconds, fmt=a.format, data_dir=a.data_dir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="digitedge", description="Handwritten digits from MNIST training to int8 ONNX at the edge.")
+    p.add_argument("--version", action="version", version=f"digitedge {__version__}")
+    sub = p.add_subparsers(dest="verb", metavar="VERB")
+
+    t = sub.add_parser("train", help="train SimpleCNN on MNIST and write the report")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float, help="peak learning rate")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--data-dir", help="MNIST folder (default $DIGITEDGE_DATA, else the user cache; downloaded if missing)")
+    t.add_argument("--out", default="runs/train", help="parent of the run folders (default runs/train)")
+    t.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder (or its last.pt)")
+    t.add_argument("--subset", type=int, metavar="N", help="train on only N images (smoke runs)")
+    t.add_argument("--no-augment", action="store_true", help="train on clean images only")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="MNIST test accuracy and report for a .pt or .onnx, or --real DIR")
+    e.add_argument("model", nargs="?", help="checkpoint (.pt) or model (.onnx)")
+    e.add_argument("--out", help="report folder (default runs/evaluate)")
+    e.add_argument("--data-dir")
+    e.add_argument("--real", metavar="DIR", help="evaluate the runtime on a realdigits folder (labels.csv)")
+    e.set_defaults(func=cmd_evaluate)
+
+    x = sub.add_parser("export", help="checkpoint -> ONNX (fp32, and int8 with --quantize), parity-checked")
+    x.add_argument("checkpoint", nargs="?", help="default: the newest run's best.pt")
+    x.add_argument("--quantize", action="store_true", help="also write a static int8 (QDQ) model")
+    x.add_argument("--out", help="output folder (default: the checkpoint's folder)")
+    x.add_argument("--name", help="file stem (default: the checkpoint's, e.g. best -> best.onnx)")
+    x.add_argument("--opset", type=int, default=18, help="ONNX opset (18: the dynamo exporter's lowest)")
+    x.add_argument("--calib", type=int, default=2000, help="training images used for int8 calibration")
+    x.add_argument("--calib-method", default="minmax", choices=["minmax", "entropy", "percentile"])
+    x.add_argument("--no-check", action="store_true", help="skip the parity checks")
+    x.add_argument("--data-dir")
+    x.set_defaults(func=cmd_export)
+
+    c = sub.add_parser("classify", help="read the digits in images, folders or globs")
+    c.add_argument("paths", nargs="+", metavar="PATH")
+    c.add_argument("--model", help="an .onnx model (default: the shipped int8 model)")
+    c.add_argument("--format", choices=["table", "json"], default="table")
+    c.add_argument("--save", metavar="DIR", help="write annotated copies here")
+    c.add_argument("--conf", type=float, help="reject digits below this confidence (default from the runtime)")
+    c.add_argument("--threads", type=int)
+    c.set_defaults(func=cmd_classify)
+
+    lv = sub.add_parser("live", help="read digits live from a camera, video file or stream")
+    lv.add_argument("--source", default="0", help="camera index, video file or stream URL (default 0)")
+    lv.add_argument("--model")
+    lv.add_argument("--save", metavar="OUT.mp4")
+    lv.add_argument("--no-display", action="store_true", help="no window; JSON Lines on stdout")
+    lv.add_argument("--format", choices=["table", "json"], default=None, help="json: JSON Lines also with a window")
+    lv.add_argument("--threads", type=int)
+    lv.set_defaults(func=cmd_live)
+
+    b = sub.add_parser("bench", help="CPU latency and throughput of every installed backend, side by side")
+    b.add_argument("--model", help="fp32 .onnx (its .int8.onnx twin is benchmarked too); default: shipped")
+    b.add_argument("--threads", type=int, help="'all cores' thread count (default: os.cpu_count())")
+    b.add_argument("--seconds", type=float, default=2.0, help="time budget per measurement")
+    b.add_argument("--format", choices=["table", "json"], default="table")
+    b.add_argument("--data-dir")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def parse(argv, parser):
+    """argparse, plus a 'did you mean' for unknown options instead of a bare error."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        verb = sub_parser(parser, args.verb)
+        options = [o for action in verb._actions for o in action.option_strings] if verb else []
+        hints = [difflib.get_close_matches(u.split("=")[0], options, n=1) for u in unknown]
+        hint = "; ".join(f"{u} (did you mean {h[0]}?)" if h else u for u, h in zip(unknown, hints))
+        (verb or parser).error(f"unrecognised arguments: {hint}")
+    return args
+
+
+def sub_parser(parser, verb):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(verb)
+    return None
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parse(sys.argv[1:] if argv is None else argv, parser)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except DigitedgeError as e:
+        print(f"digitedge {args.verb}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,348 @@
+"""Any photo, scan or video frame -> the digit regions on it, each as an MNIST-style 28x28 crop.
+
+One implementation shared by `classify`, `live`, the real-world evaluation and the tests. OpenCV + numpy.
+
+The pipeline, and why:
+1. grey, at a reduced working scale (a VGA frame is segmented at 320 px: morphology cost grows with area);
+2. ink map = black-hat (or top-hat) with a kernel wider than any stroke: it subtracts the local paper level,
+   so uneven light and shadows vanish, and comparing the two tells the polarity (ink on paper vs chalk);
+3. threshold above the noise floor, wipe long ruled lines and printed box frames, then connected components;
+   broken strokes of one digit are joined, specks, borders and blobs dropped, touching pairs split;
+4. when the digits came out small, redo 1-3 at a scale where they are about `DIGIT_HEIGHT` px tall;
+5. each region: re-threshold at half its own stroke contrast, bring the stroke width to MNIST's, fit into
+   20x20 keeping aspect (anti-aliased by INTER_AREA) and centre by centre of mass in 28x28 (the MNIST recipe).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# -- working scale
+SEG_LONG_SIDE = 320  # first pass: long side in px
+DIGIT_HEIGHT = 40  # second pass: aim for digits this tall (px) in the working image
+MAX_UPSCALE = 2.0  # never blow a small input up more than this
+# -- ink map and threshold
+BG_KERNEL_FRAC = 1 / 3  # pass-1 black-hat kernel, fraction of the short side
+BG_KERNEL_DIGITS = 1.0  # pass-2 black-hat kernel, x the median digit height
+INK_TAIL = 0.5  # percent of pixels at each end that decide the polarity
+MIN_CONTRAST = 14  # grey levels: ink must stand this far from its paper, however clean the image
+NOISE_SIGMAS = 5  # ... and this many noise sigmas (robust, from the ink map's MAD)
+STROKE_EDGE = 0.5  # per-digit mask at half of the digit's own stroke contrast (full width at half maximum)
+# -- lines, frames, regions (sizes are fractions of the working image unless said)
+RULE_MIN_LENGTH = 0.4  # horizontal runs longer than this x width are ruled lines, not strokes
+FRAME_SIDE_COVER = 0.7  # a region whose four sides are each this covered by ink is a printed box
+FRAME_BAND = 0.12  # side band of a box, fraction of its size
+MIN_HEIGHT_PX = 6
+MIN_HEIGHT_REL = 0.3  # shorter than this x the tallest region: a speck, a dot, a crumb
+MAX_SIDE_FRAC = 0.95  # spans the whole frame both ways: a page edge, a shadow
+EDGE_CONTACT = 0.3  # runs along this much of an image border: desk, page edge, vignette
+MAX_ASPECT = 4.0  # wider than tall by this: a dash or a leftover line
+MAX_FILL = 0.8  # solid blobs are not strokes (when wider than half their height)
+JOIN_OVERLAP = 0.5  # join two pieces overlapping this much horizontally ...
+JOIN_GAP = 0.25  # ... and this close vertically (x the taller): a broken stroke
+SPLIT_ASPECT = 1.25  # wider than this x height: touching digits, cut at the thinnest column
+SAME_LINE = 0.5  # vertical overlap (x the shorter) that puts two digits on one line
+# -- MNIST normalisation
+MNIST_SIZE, MNIST_BOX = 28, 20
+STROKE_RATIO = 0.13  # MNIST median stroke width / digit height, in the 20 px box
+CROP_WORK = 96  # per-digit morphology runs at most at this size (px)
+
+
+@dataclass
+class Region:
+    box: tuple[int, int, int, int]  # (x, y, w, h) in the input image
+    crop: np.ndarray  # uint8 28x28, white digit on black
+    line: int  # reading line, 0 = top
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """Gray, BGR, BGRA (composited on white), 16-bit or float -> uint8 gray."""
+    img = np.asarray(image)
+    if img.dtype == np.uint16:
+        img = (img // 257).astype(np.uint8)
+    elif img.dtype.kind == "f":
+        img = np.clip(img * (255 if img.max() <= 1.0 else 1), 0, 255).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = np.clip(img, 0, 255).astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 4:
+        alpha = img[:, :, 3:4].astype(np.float32) / 255
+        img = (img[:, :, :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    if img.ndim != 2 or min(img.shape) < 1:
+        raise ValueError(f"not an image: shape {image.shape}")
+    return img
+
+
+def odd(n: float) -> int:
+    return max(3, int(n) | 1)
+
+
+def light_on_dark(gray: np.ndarray) -> bool:
+    """Polarity: paper is the majority, ink the sparse tail. Chalk on a board is a bright tail on a dark median.
+
+    (A top-hat/black-hat comparison is fooled by paper enclosed in the loops of thin dark strokes.)"""
+    lo, med, hi = np.percentile(gray, (INK_TAIL, 50, 100 - INK_TAIL))
+    return (hi - med) > (med - lo)
+
+
+def ink_map(gray: np.ndarray, kernel: int, inverted: bool) -> np.ndarray:
+    """Ink strength over the local background: black-hat for dark ink, top-hat for light ink."""
+    k = cv2.getStructuringElement(cv2.MORPH_RECT, (kernel, kernel))
+    return cv2.morphologyEx(gray, cv2.MORPH_TOPHAT if inverted else cv2.MORPH_BLACKHAT, k)
+
+
+def noise_threshold(ink: np.ndarray) -> float:
+    med = float(np.median(ink))
+    mad = float(np.median(np.abs(ink.astype(np.float32) - med)))
+    return max(MIN_CONTRAST, med + NOISE_SIGMAS * 1.4826 * mad)
+
+
+def wipe_lines(mask: np.ndarray) -> np.ndarray:
+    """Remove long horizontal runs (ruled lines, form edges), then mend the strokes they crossed."""
+    length = odd(mask.shape[1] * RULE_MIN_LENGTH)
+    rules = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1)))
+    if not rules.any():
+        return mask
+    rules = cv2.dilate(rules, np.ones((3, 1), np.uint8))
+    mask = cv2.subtract(mask, rules)
+    return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 1), np.uint8))
+
+
+def is_frame(piece: np.ndarray) -> bool:
+    """A printed box: ink along all four sides of its bounding box (a digit touches each side at a point)."""
+    h, w = piece.shape
+    if h < 3 * MIN_HEIGHT_PX or w < 3 * MIN_HEIGHT_PX:
+        return False
+    bh, bw = max(1, int(h * FRAME_BAND)), max(1, int(w * FRAME_BAND))
+    sides = (piece[:bh].any(0), piece[-bh:].any(0), piece[:, :bw].any(1), piece[:, -bw:].any(1))
+    return min(s.mean() for s in sides) >= FRAME_SIDE_COVER
+
+
+def wipe_frames(mask: np.ndarray) -> np.ndarray:
+    """Erase printed box outlines; a digit inside (even touching the box) stays."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    for i in range(1, n):
+        x, y, w, h, _ = stats[i]
+        piece = labels[y:y + h, x:x + w] == i
+        if is_frame(piece):
+            bh, bw = max(1, int(h * FRAME_BAND)), max(1, int(w * FRAME_BAND))
+            inner = np.zeros_like(piece)
+            inner[bh:-bh, bw:-bw] = True
+            region = mask[y:y + h, x:x + w]
+            region[piece & ~inner] = 0
+    return mask
+
+
+def components(mask: np.ndarray) -> list[list[int]]:
+    """[x, y, w, h, label] per connected component."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    return labels, [[*stats[i, :4], i] for i in range(1, n)]
+
+
+def join_broken(boxes: list[list]) -> list[list]:
+    """Merge pieces stacked on each other (a 5's detached bar, a stroke cut by a ruled line)."""
+    boxes = [[b[:4], [b[4]]] for b in boxes]
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                (ax, ay, aw, ah), (bx, by, bw, bh) = boxes[i][0], boxes[j][0]
+                overlap = min(ax + aw, bx + bw) - max(ax, bx)
+                gap = max(ay, by) - min(ay + ah, by + bh)
+                if overlap >= JOIN_OVERLAP * min(aw, bw) and gap <= JOIN_GAP * max(ah, bh):
+                    x0, y0 = min(ax, bx), min(ay, by)
+                    x1, y1 = max(ax + aw, bx + bw), max(ay + ah, by + bh)
+                    boxes[i] = [[x0, y0, x1 - x0, y1 - y0], boxes[i][1] + boxes[j][1]]
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return boxes
+
+
+def keep_region(box, mask_piece: np.ndarray, shape) -> bool:
+    x, y, w, h = box
+    H, W = shape
+    if h < MIN_HEIGHT_PX or (h > MAX_SIDE_FRAC * H and w > MAX_SIDE_FRAC * W) or w > MAX_ASPECT * h:
+        return False
+    fill = mask_piece.mean()
+    return not (fill > MAX_FILL and w > 0.5 * h)
+
+
+def split_touching(box, piece: np.ndarray, out: list) -> None:
+    """Cut a too-wide region at its thinnest column near the middle, recursively."""
+    x, y, w, h = box
+    if w <= SPLIT_ASPECT * h or w < 2 * MIN_HEIGHT_PX:
+        out.append((box, piece))
+        return
+    cols = piece.sum(0)
+    lo, hi = int(w * 0.3), int(w * 0.7)
+    cut = lo + int(np.argmin(cols[lo:hi]))
+    for x0, x1 in ((0, cut), (cut, w)):
+        part = piece[:, x0:x1]
+        rows, colsk = np.flatnonzero(part.any(1)), np.flatnonzero(part.any(0))
+        if len(rows) == 0:
+            continue
+        sub = part[rows[0]:rows[-1] + 1, colsk[0]:colsk[-1] + 1]
+        split_touching((x + x0 + colsk[0], y + rows[0], colsk[-1] - colsk[0] + 1, rows[-1] - rows[0] + 1), sub, out)
+
+
+def touches_edge(box, piece: np.ndarray, shape) -> bool:
+    """Page edges, desks and shadows run along the image border; a digit at most brushes it."""
+    x, y, w, h = box
+    H, W = shape
+    contact = 0
+    if y == 0:
+        contact = max(contact, piece[0].sum() / W)
+    if y + h == H:
+        contact = max(contact, piece[-1].sum() / W)
+    if x == 0:
+        contact = max(contact, piece[:, 0].sum() / H)
+    if x + w == W:
+        contact = max(contact, piece[:, -1].sum() / H)
+    return contact > EDGE_CONTACT
+
+
+def segment(gray: np.ndarray, kernel: int, inverted: bool):
+    """Digit pieces in `gray`: list of (box, ink-strength crop masked to the piece)."""
+    ink = ink_map(gray, kernel, inverted)
+    floor = noise_threshold(ink)
+    mask = (ink >= floor).astype(np.uint8)
+    mask = wipe_frames(wipe_lines(mask))
+    labels, comps = components(mask)
+    comps = [c for c in comps if (c[2] >= MIN_HEIGHT_PX or c[3] >= MIN_HEIGHT_PX)
+             and not touches_edge(c[:4], labels[c[1]:c[1] + c[3], c[0]:c[0] + c[2]] == c[4], gray.shape)]
+    candidates = []
+    for (x, y, w, h), ids in join_broken(comps):
+        piece = np.isin(labels[y:y + h, x:x + w], ids)
+        if keep_region((x, y, w, h), piece, gray.shape):
+            candidates.append(((x, y, w, h), piece))
+    tallest = max((b[3] for b, _ in candidates), default=0)
+    regions = []
+    for (x, y, w, h), piece in candidates:
+        if h >= MIN_HEIGHT_REL * tallest:
+            split_touching((x, y, w, h), np.where(piece, ink[y:y + h, x:x + w], 0), regions)
+    return regions
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width of a binary shape: area / (half the perimeter) for long thin strokes."""
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    perimeter = sum(cv2.arcLength(c, True) for c in contours)
+    return 2.0 * float(mask.sum()) / max(perimeter, 1.0)
+
+
+def tight(mask: np.ndarray) -> np.ndarray:
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    return mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] if len(rows) else mask
+
+
+def mnist_crop(strength: np.ndarray) -> np.ndarray | None:
+    """One digit's ink strength (0 = paper) -> uint8 28x28 in MNIST's recipe, or None if nothing is left."""
+    peak = np.percentile(strength[strength > 0], 90) if (strength > 0).any() else 0
+    if peak <= 0:
+        return None
+    mask = (strength >= STROKE_EDGE * peak).astype(np.uint8)
+    # Morphology at a bounded size: a 1000 px digit costs what a 96 px one does.
+    scale = min(1.0, CROP_WORK / max(mask.shape))
+    if scale < 1.0:
+        small = cv2.resize(mask * 255, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        mask = (small >= 64).astype(np.uint8)  # keep hairlines that cover a quarter of a pixel
+    mask = tight(mask)
+    if mask.size == 0 or not mask.any():
+        return None
+    # Bring the stroke to MNIST's width relative to the digit's size.
+    h, w = mask.shape
+    width = stroke_width(mask)
+    want = STROKE_RATIO * max(h, w)
+    radius = int(round((want - width) / 2))
+    if radius:
+        pad = abs(radius) + 1
+        mask = cv2.copyMakeBorder(mask, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(radius) + 1,) * 2)
+        thinned = cv2.erode(mask, k) if radius < 0 else cv2.dilate(mask, k)
+        mask = tight(thinned) if thinned.any() else tight(mask)
+    h, w = mask.shape
+    s = MNIST_BOX / max(h, w)
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    digit = cv2.resize(mask.astype(np.float32) * 255, size, interpolation=cv2.INTER_AREA)
+    return center_by_mass(digit)
+
+
+def center_by_mass(digit: np.ndarray) -> np.ndarray:
+    """Paste into 28x28 so the centre of mass lands on the centre, as MNIST did."""
+    out = np.zeros((MNIST_SIZE, MNIST_SIZE), np.float32)
+    h, w = digit.shape
+    total = digit.sum()
+    if total <= 0:
+        return out.astype(np.uint8)
+    cy = (digit.sum(1) * np.arange(h)).sum() / total
+    cx = (digit.sum(0) * np.arange(w)).sum() / total
+    oy = int(np.clip(round(MNIST_SIZE / 2 - 0.5 - cy), 0, MNIST_SIZE - h))
+    ox = int(np.clip(round(MNIST_SIZE / 2 - 0.5 - cx), 0, MNIST_SIZE - w))
+    out[oy:oy + h, ox:ox + w] = digit
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def working_scale(gray: np.ndarray, target_long: float) -> float:
+    return min(MAX_UPSCALE, target_long / max(gray.shape))
+
+
+def find_digits(image: np.ndarray) -> list[Region]:
+    """All digit regions of an image, in reading order."""
+    gray = to_gray(image)
+    inverted = light_on_dark(gray)
+    scale = min(1.0, working_scale(gray, SEG_LONG_SIDE))
+    pieces = _segment_at(gray, scale, None, inverted)
+    if pieces:
+        median_h = float(np.median([b[3] for b, _ in pieces]))
+        better = min(MAX_UPSCALE, scale * DIGIT_HEIGHT / median_h)
+        if better > scale * 1.25:  # digits came out small: look again, closer
+            pieces = _segment_at(gray, better, median_h * better / scale, inverted)
+            scale = better
+    regions = []
+    for (x, y, w, h), strength in pieces:
+        crop = mnist_crop(strength)
+        if crop is None:
+            continue
+        box = (int(x / scale), int(y / scale), max(1, int(round(w / scale))), max(1, int(round(h / scale))))
+        regions.append(Region(box=box, crop=crop, line=0))
+    return reading_order(regions)
+
+
+def _segment_at(gray: np.ndarray, scale: float, digit_h: float | None, inverted: bool):
+    work = gray if scale == 1.0 else cv2.resize(gray, None, fx=scale, fy=scale,
+                                                 interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    kernel = odd(BG_KERNEL_DIGITS * digit_h) if digit_h else odd(min(work.shape) * BG_KERNEL_FRAC)
+    return segment(work, kernel, inverted)
+
+
+def reading_order(regions: list[Region]) -> list[Region]:
+    """Group into lines by vertical overlap, lines top to bottom, digits left to right."""
+    lines: list[list[Region]] = []
+    for r in sorted(regions, key=lambda r: r.box[1] + r.box[3] / 2):
+        y, h = r.box[1], r.box[3]
+        for line in lines:
+            top = min(q.box[1] for q in line)
+            bottom = max(q.box[1] + q.box[3] for q in line)
+            overlap = min(bottom, y + h) - max(top, y)
+            if overlap >= SAME_LINE * min(h, bottom - top):
+                line.append(r)
+                break
+        else:
+            lines.append([r])
+    lines.sort(key=lambda line: min(q.box[1] for q in line))
+    ordered = []
+    for i, line in enumerate(lines):
+        for r in sorted(line, key=lambda r: r.box[0]):
+            r.line = i
+            ordered.append(r)
+    return ordered

@@ -1,0 +1,1 @@
+"""Training side (PyTorch): data, model, training loop, reports. Only `data` works without torch."""

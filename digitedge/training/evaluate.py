@@ -1,0 +1,41 @@
+"""`digitedge evaluate`: accuracy and the report for a checkpoint (.pt) or an exported model (.onnx)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .data import load_mnist
+from .report import write_report
+
+
+def predict_checkpoint(path: Path, images: np.ndarray) -> np.ndarray:
+    import torch
+
+    from .checkpoint import load_model
+    from .train import to_tensor
+
+    model, _ = load_model(path)
+    with torch.inference_mode():
+        return np.concatenate([model(to_tensor(images[i:i + 1000])).argmax(1).numpy() for i in range(0, len(images), 1000)])
+
+
+def predict_onnx(path: Path, images: np.ndarray) -> np.ndarray:
+    from ..runtime.model import OnnxModel
+
+    model = OnnxModel(path)
+    return np.concatenate([model.logits(images[i:i + 1000]).argmax(1) for i in range(0, len(images), 1000)])
+
+
+def evaluate(model_path, out, data_dir=None, history=None, log=print) -> float:
+    """Predict the 10,000 MNIST test images, write the report files into `out`, return accuracy."""
+    model_path, out = Path(model_path), Path(out)
+    test = load_mnist("test", data_dir)
+    predict = predict_onnx if model_path.suffix == ".onnx" else predict_checkpoint
+    y_pred = predict(model_path, test.images)
+    acc = float((y_pred == test.labels).mean())
+    write_report(out, test.labels, y_pred, test.images, history, title=model_path.name)
+    log(f"{model_path}: MNIST test accuracy {acc:.4f} ({int((y_pred == test.labels).sum())}/{len(y_pred)})")
+    log(f"Results saved to {out}")
+    return acc
