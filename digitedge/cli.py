@@ -42,12 +42,18 @@ def cmd_train(a):
 
 
 def cmd_evaluate(a):
-    if a.real:
-        from .tools.realeval import evaluate_real
+    if a.real or a.synth:
+        if a.real:
+            from .tools.realeval import evaluate_real
 
-        return evaluate_real(a.real, model=a.model, out=a.out)
+            evaluate_real(a.real, model=a.model, out=a.out)
+        if a.synth:
+            from .tools.syntheval import evaluate_synth
+
+            evaluate_synth(a.synth, model=a.model, data_dir=a.data_dir)
+        return EXIT_OK
     if not a.model:
-        raise UserError("evaluate needs MODEL (a .pt checkpoint or .onnx file), or --real DIR")
+        raise UserError("evaluate needs MODEL (a .pt checkpoint or .onnx file), or --real DIR / --synth N")
     from .training.evaluate import evaluate
 
     evaluate(a.model, out=a.out or "runs/evaluate", data_dir=a.data_dir)
@@ -103,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", help="report folder (default runs/evaluate)")
     e.add_argument("--data-dir")
     e.add_argument("--real", metavar="DIR", help="evaluate the runtime on a realdigits folder (labels.csv)")
+    e.add_argument("--synth", type=int, metavar="N", help="evaluate the runtime on N camera-style frames from MNIST test")
     e.set_defaults(func=cmd_evaluate)
 
     x = sub.add_parser("export", help="checkpoint -> ONNX (fp32, and int8 with --quantize), parity-checked")

@@ -40,3 +40,8 @@ def annotate(image: np.ndarray, digits, banner: str | None = None) -> np.ndarray
         cv2.rectangle(out, (0, 0), (out.shape[1], th + base + 10), BANNER_COLOR, -1)
         cv2.putText(out, banner, (6, th + 5), cv2.FONT_HERSHEY_SIMPLEX, scale * 1.2, TEXT_COLOR, thick, cv2.LINE_AA)
     return out
+
+
+def live_banner(text: str, fps: float) -> str:
+    """The `live` window's top line: the text read (lines joined by ' / ', '-' for none) and the frame rate."""
+    return f"{text.replace(chr(10), ' / ') or '-'}    {fps:.1f} FPS"

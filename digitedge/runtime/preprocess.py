@@ -22,7 +22,8 @@ import numpy as np
 
 # -- working scale
 SEG_LONG_SIDE = 320  # first pass: long side in px
-DIGIT_HEIGHT = 40  # second pass: aim for digits this tall (px) in the working image
+DIGIT_HEIGHT = 36  # second pass: aim for digits this tall (px) in the working image
+RESCALE_MIN = 1.25  # ... when that means zooming in by at least this
 MAX_UPSCALE = 2.0  # never blow a small input up more than this
 # -- ink map and threshold
 BG_KERNEL_FRAC = 1 / 3  # pass-1 black-hat kernel, fraction of the short side
@@ -30,21 +31,29 @@ BG_KERNEL_DIGITS = 1.0  # pass-2 black-hat kernel, x the median digit height
 INK_TAIL = 0.5  # percent of pixels at each end that decide the polarity
 MIN_CONTRAST = 14  # grey levels: ink must stand this far from its paper, however clean the image
 NOISE_SIGMAS = 5  # ... and this many noise sigmas (robust, from the ink map's MAD)
+HYSTERESIS = 1.0  # weak-pixel threshold, x the strong one
+MIN_EDGE = 4.0  # grey levels per px along a piece's outline, averaged: below it is a ramp, not a stroke
 STROKE_EDGE = 0.5  # per-digit mask at half of the digit's own stroke contrast (full width at half maximum)
 # -- lines, frames, regions (sizes are fractions of the working image unless said)
-RULE_MIN_LENGTH = 0.4  # horizontal runs longer than this x width are ruled lines, not strokes
+RULE_MIN_LENGTH = 0.4  # horizontal runs longer than this x width ...
+RULE_VS_HEIGHT = 2.5  # ... and this many times longer than the ink around them is tall are ruled lines
 FRAME_SIDE_COVER = 0.7  # a region whose four sides are each this covered by ink is a printed box
 FRAME_BAND = 0.12  # side band of a box, fraction of its size
 MIN_HEIGHT_PX = 6
 MIN_HEIGHT_REL = 0.3  # shorter than this x the tallest region: a speck, a dot, a crumb
 MAX_SIDE_FRAC = 0.95  # spans the whole frame both ways: a page edge, a shadow
-EDGE_CONTACT = 0.3  # runs along this much of an image border: desk, page edge, vignette
+EDGE_CONTACT = 0.3  # touches this much of an image border ...
+EDGE_SPAN = 0.8  # ... and spans this much of it: a desk, a page edge, a vignette
 MAX_ASPECT = 4.0  # wider than tall by this: a dash or a leftover line
 MAX_FILL = 0.8  # solid blobs are not strokes (when wider than half their height)
 JOIN_OVERLAP = 0.5  # join two pieces overlapping this much horizontally ...
 JOIN_GAP = 0.25  # ... and this close vertically (x the taller): a broken stroke
-SPLIT_ASPECT = 1.25  # wider than this x height: touching digits, cut at the thinnest column
-SAME_LINE = 0.5  # vertical overlap (x the shorter) that puts two digits on one line
+SPLIT_ASPECT = 1.8  # wider than this x height: touching digits, cut at the thinnest column
+FRAGMENT = 0.6  # a piece touching the image border and shorter than this x the tallest: a cut-off neighbour
+LINE_TOLERANCE = 0.8  # a digit joins a line whose course passes within this x its height of its centre
+LINE_GAP_WEIGHT = 0.1  # between two such lines, prefer the nearer one (per digit height of gap)
+LINE_SLOPE_DIGITS = 4  # the line's course follows its last few digits
+MAX_LINE_SLOPE = 0.3  # a page tilted more than ~17 degrees is not followed
 # -- MNIST normalisation
 MNIST_SIZE, MNIST_BOX = 28, 20
 STROKE_RATIO = 0.13  # MNIST median stroke width / digit height, in the 20 px box
@@ -94,7 +103,12 @@ def light_on_dark(gray: np.ndarray) -> bool:
 def ink_map(gray: np.ndarray, kernel: int, inverted: bool) -> np.ndarray:
     """Ink strength over the local background: black-hat for dark ink, top-hat for light ink."""
     k = cv2.getStructuringElement(cv2.MORPH_RECT, (kernel, kernel))
-    return cv2.morphologyEx(gray, cv2.MORPH_TOPHAT if inverted else cv2.MORPH_BLACKHAT, k)
+    # Mirror the borders first: a shadow or dark margin cut by the frame edge would otherwise be
+    # narrower than the kernel there and light up as "ink".
+    pad = kernel // 2
+    padded = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    hat = cv2.morphologyEx(padded, cv2.MORPH_TOPHAT if inverted else cv2.MORPH_BLACKHAT, k)
+    return hat[pad:pad + gray.shape[0], pad:pad + gray.shape[1]]
 
 
 def noise_threshold(ink: np.ndarray) -> float:
@@ -103,14 +117,40 @@ def noise_threshold(ink: np.ndarray) -> float:
     return max(MIN_CONTRAST, med + NOISE_SIGMAS * 1.4826 * mad)
 
 
+def hysteresis(ink: np.ndarray, strong: float) -> np.ndarray:
+    """Pixels above HYSTERESIS x the threshold, kept where connected to a pixel above it: faint parts of
+    a stroke (a light top bar, a thin loop) stay attached to their digit; faint noise on its own goes."""
+    weak = (ink >= HYSTERESIS * strong).astype(np.uint8)
+    n, labels = cv2.connectedComponents(weak, connectivity=8)
+    keep = np.zeros(n, np.uint8)
+    keep[np.unique(labels[ink >= strong])] = 1
+    keep[0] = 0
+    return keep[labels]
+
+
 def wipe_lines(mask: np.ndarray) -> np.ndarray:
-    """Remove long horizontal runs (ruled lines, form edges), then mend the strokes they crossed."""
+    """Remove ruled lines, then mend the strokes they crossed.
+
+    A rule is a horizontal run longer than RULE_MIN_LENGTH x the image width and RULE_VS_HEIGHT x the
+    height of the ink it belongs to: a 7's bar or a 2's base can be as long as a rule in a tight crop,
+    but never much longer than its own digit is tall; a rule with digits sitting on it is."""
     length = odd(mask.shape[1] * RULE_MIN_LENGTH)
-    rules = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1)))
-    if not rules.any():
+    runs = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1)))
+    if not runs.any():
         return mask
-    rules = cv2.dilate(rules, np.ones((3, 1), np.uint8))
-    mask = cv2.subtract(mask, rules)
+    _, ink_labels, ink_stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    n, run_labels, run_stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+    rules = []
+    for i in range(1, n):
+        x, y = run_stats[i, :2]
+        ys, xs = np.nonzero(run_labels[y:y + run_stats[i, 3], x:x + run_stats[i, 2]] == i)
+        owner = ink_labels[y + ys[0], x + xs[0]]
+        if run_stats[i, 2] >= RULE_VS_HEIGHT * ink_stats[owner, 3]:
+            rules.append(i)
+    if not rules:
+        return mask
+    wiped = cv2.dilate(np.isin(run_labels, rules).astype(np.uint8), np.ones((3, 1), np.uint8))
+    mask = cv2.subtract(mask, wiped)
     return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 1), np.uint8))
 
 
@@ -196,41 +236,64 @@ def split_touching(box, piece: np.ndarray, out: list) -> None:
 
 
 def touches_edge(box, piece: np.ndarray, shape) -> bool:
-    """Page edges, desks and shadows run along the image border; a digit at most brushes it."""
+    """Page edges, desks and shadows run along a whole image border; a digit at most brushes one."""
     x, y, w, h = box
     H, W = shape
-    contact = 0
-    if y == 0:
-        contact = max(contact, piece[0].sum() / W)
-    if y + h == H:
-        contact = max(contact, piece[-1].sum() / W)
-    if x == 0:
-        contact = max(contact, piece[:, 0].sum() / H)
-    if x + w == W:
-        contact = max(contact, piece[:, -1].sum() / H)
-    return contact > EDGE_CONTACT
+    sides = ((y == 0, piece[0], W, w), (y + h == H, piece[-1], W, w),
+             (x == 0, piece[:, 0], H, h), (x + w == W, piece[:, -1], H, h))
+    return any(touching and line.sum() > EDGE_CONTACT * side and extent > EDGE_SPAN * side
+               for touching, line, side, extent in sides)
 
 
 def segment(gray: np.ndarray, kernel: int, inverted: bool):
-    """Digit pieces in `gray`: list of (box, ink-strength crop masked to the piece)."""
+    """Candidate digit pieces in `gray`: list of (box, ink-strength crop masked to the piece)."""
     ink = ink_map(gray, kernel, inverted)
-    floor = noise_threshold(ink)
-    mask = (ink >= floor).astype(np.uint8)
+    mask = hysteresis(ink, noise_threshold(ink))
     mask = wipe_frames(wipe_lines(mask))
     labels, comps = components(mask)
     comps = [c for c in comps if (c[2] >= MIN_HEIGHT_PX or c[3] >= MIN_HEIGHT_PX)
              and not touches_edge(c[:4], labels[c[1]:c[1] + c[3], c[0]:c[0] + c[2]] == c[4], gray.shape)]
+    edges = edge_strength(ink)
     candidates = []
     for (x, y, w, h), ids in join_broken(comps):
         piece = np.isin(labels[y:y + h, x:x + w], ids)
-        if keep_region((x, y, w, h), piece, gray.shape):
-            candidates.append(((x, y, w, h), piece))
-    tallest = max((b[3] for b, _ in candidates), default=0)
-    regions = []
-    for (x, y, w, h), piece in candidates:
-        if h >= MIN_HEIGHT_REL * tallest:
-            split_touching((x, y, w, h), np.where(piece, ink[y:y + h, x:x + w], 0), regions)
-    return regions
+        if keep_region((x, y, w, h), piece, gray.shape) and sharp_outline(piece, edges[y:y + h, x:x + w]):
+            candidates.append(((x, y, w, h), np.where(piece, ink[y:y + h, x:x + w], 0)))
+    return candidates
+
+
+def edge_strength(ink: np.ndarray) -> np.ndarray:
+    """Gradient magnitude of the ink map, in grey levels per pixel."""
+    gx = cv2.Sobel(ink, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(ink, cv2.CV_32F, 0, 1, ksize=3)
+    return cv2.magnitude(gx, gy) / 8  # a 3x3 Sobel sums 8x the per-pixel slope
+
+
+def sharp_outline(piece: np.ndarray, edges: np.ndarray) -> bool:
+    """Pen, pencil and chalk strokes have edges; shadow edges, vignetting and paper texture only ramps
+    (measured: strokes 10-70 levels/px along their outline, those 0.5-1.6, blurred photos included)."""
+    p = piece.astype(np.uint8)
+    outline = (p - cv2.erode(p, np.ones((3, 3), np.uint8))).astype(bool)
+    return outline.any() and float(edges[outline].mean()) >= MIN_EDGE
+
+
+def drop_outsized(candidates: list, shape) -> list:
+    """Drop specks and cut-off neighbours by height relative to the tallest piece inside the frame
+    (pieces on the border do not set the scale: a dark corner must not make every digit a speck)."""
+    H, W = shape
+
+    def on_border(box):
+        x, y, w, h = box
+        return x == 0 or y == 0 or x + w == W or y + h == H
+
+    inside = [b[3] for b, _ in candidates if not on_border(b)]
+    tallest = max(inside or [b[3] for b, _ in candidates] or [0])
+    kept = []
+    for box, strength in candidates:
+        border = on_border(box)
+        if box[3] >= (FRAGMENT if border else MIN_HEIGHT_REL) * tallest and not (border and box[3] > tallest):
+            split_touching(box, strength, kept)
+    return kept
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -301,12 +364,15 @@ def find_digits(image: np.ndarray) -> list[Region]:
     gray = to_gray(image)
     inverted = light_on_dark(gray)
     scale = min(1.0, working_scale(gray, SEG_LONG_SIDE))
-    pieces = _segment_at(gray, scale, None, inverted)
+    work, pieces = _segment_at(gray, scale, None, inverted)
+    pieces = drop_outsized(pieces, work.shape)
     if pieces:
-        median_h = float(np.median([b[3] for b, _ in pieces]))
-        better = min(MAX_UPSCALE, scale * DIGIT_HEIGHT / median_h)
-        if better > scale * 1.25:  # digits came out small: look again, closer
-            pieces = _segment_at(gray, better, median_h * better / scale, inverted)
+        heights = [b[3] for b, _ in pieces]
+        better = min(MAX_UPSCALE, scale * DIGIT_HEIGHT / float(np.median(heights)))
+        if better > scale * RESCALE_MIN:  # digits came out small: look again, closer
+            # The kernel must still span the strokes of the tallest digit at the new scale.
+            work, pieces = _segment_at(gray, better, max(heights) * better / scale, inverted)
+            pieces = drop_outsized(pieces, work.shape)
             scale = better
     regions = []
     for (x, y, w, h), strength in pieces:
@@ -322,27 +388,47 @@ def _segment_at(gray: np.ndarray, scale: float, digit_h: float | None, inverted:
     work = gray if scale == 1.0 else cv2.resize(gray, None, fx=scale, fy=scale,
                                                  interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     kernel = odd(BG_KERNEL_DIGITS * digit_h) if digit_h else odd(min(work.shape) * BG_KERNEL_FRAC)
-    return segment(work, kernel, inverted)
+    return work, segment(work, kernel, inverted)
 
 
 def reading_order(regions: list[Region]) -> list[Region]:
-    """Group into lines by vertical overlap, lines top to bottom, digits left to right."""
+    """Lines top to bottom, digits left to right. A line is a chain grown left to right: each digit joins
+    the line whose course (extrapolated from its last digits) passes nearest its centre, so the slanted
+    lines of a tilted page stay whole and a short digit after a tall one stays on its line."""
     lines: list[list[Region]] = []
-    for r in sorted(regions, key=lambda r: r.box[1] + r.box[3] / 2):
-        y, h = r.box[1], r.box[3]
+    for r in sorted(regions, key=lambda r: r.box[0]):
+        x, y, w, h = r.box
+        best, best_cost = None, None
         for line in lines:
-            top = min(q.box[1] for q in line)
-            bottom = max(q.box[1] + q.box[3] for q in line)
-            overlap = min(bottom, y + h) - max(top, y)
-            if overlap >= SAME_LINE * min(h, bottom - top):
-                line.append(r)
-                break
-        else:
+            lx, ly, lw, lh = line[-1].box
+            line_h = float(np.median([q.box[3] for q in line]))
+            dy = abs(y + h / 2 - predicted_centre(line, x + w / 2))
+            tol = LINE_TOLERANCE * max(h, line_h)
+            gap = x - (lx + lw)
+            if dy <= tol and gap > -0.5 * min(w, lw):
+                cost = dy / tol + LINE_GAP_WEIGHT * max(gap, 0) / line_h
+                if best is None or cost < best_cost:
+                    best, best_cost = line, cost
+        if best is None:
             lines.append([r])
-    lines.sort(key=lambda line: min(q.box[1] for q in line))
+        else:
+            best.append(r)
+    lines.sort(key=lambda line: np.median([q.box[1] + q.box[3] / 2 for q in line]))
     ordered = []
     for i, line in enumerate(lines):
-        for r in sorted(line, key=lambda r: r.box[0]):
+        for r in line:
             r.line = i
             ordered.append(r)
     return ordered
+
+
+def predicted_centre(line: list[Region], cx: float) -> float:
+    """The line's vertical centre at x = cx: a least-squares fit through its last few digits (a flat line
+    until it has three: a tall 1 beside a short 2 says nothing about the tilt)."""
+    tail = line[-LINE_SLOPE_DIGITS:]
+    xs = np.array([q.box[0] + q.box[2] / 2 for q in tail])
+    ys = np.array([q.box[1] + q.box[3] / 2 for q in tail])
+    if len(tail) < 3 or np.ptp(xs) < 1:
+        return float(ys[-1])
+    slope = float(np.clip(np.polyfit(xs, ys, 1)[0], -MAX_LINE_SLOPE, MAX_LINE_SLOPE))
+    return float(ys.mean() + slope * (cx - xs.mean()))
