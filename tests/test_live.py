@@ -340,7 +340,7 @@ def test_cli_interrupt_closes_the_video_and_prints_the_summary(tmp_path, sig):
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and f"video saved to {out}" in stderr and "Traceback" not in stderr
     _, processed, _, _ = summary(stderr)
-    assert count_frames(out) >= processed >= 5
+    assert count_frames(out) >= processed >= 4  # the signal may land between printing a frame and counting it
 
 
 @needs_mnist
@@ -357,3 +357,8 @@ def test_cli_on_an_mnist_clip(tmp_path):
     res = score(expected, [r["text"] for r in recs], shot_len=FPS)
     # The finder is still being tuned (see docs/live.md); this only guards against a broken pipeline.
     assert res["exact"] >= 0.5, res["misses"]
+
+
+def test_live_runtime_does_not_import_torch():
+    code = "import sys, digitedge.runtime.live, digitedge.runtime.sources; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], timeout=CLI_TIMEOUT).returncode == 0

@@ -45,3 +45,15 @@ def annotate(image: np.ndarray, digits, banner: str | None = None) -> np.ndarray
 def live_banner(text: str, fps: float) -> str:
     """The `live` window's top line: the text read (lines joined by ' / ', '-' for none) and the frame rate."""
     return f"{text.replace(chr(10), ' / ') or '-'}    {fps:.1f} FPS"
+
+
+def mark_paused(image: np.ndarray, hint: str = "PAUSED  space: resume  s: snapshot  q: quit") -> np.ndarray:
+    """A copy with a strip along the bottom saying the picture is frozen and which keys do what."""
+    out = image.copy()
+    scale = max(0.4, min(out.shape[:2]) / 800)
+    thick = max(1, int(round(2 * scale)))
+    (tw, th), base = cv2.getTextSize(hint, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    top = out.shape[0] - th - base - 10
+    cv2.rectangle(out, (0, top), (out.shape[1], out.shape[0]), BANNER_COLOR, -1)
+    cv2.putText(out, hint, (6, top + th + 5), cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT_COLOR, thick, cv2.LINE_AA)
+    return out

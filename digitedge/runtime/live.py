@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import DigitedgeError
 from .classifier import Digit, DigitClassifier, text_of
-from .draw import annotate, live_banner
+from .draw import annotate, live_banner, mark_paused
 from .preprocess import reading_order
 from .sources import Frame, open_source
 
@@ -144,7 +144,7 @@ class Stabilizer:
             if sum(t.seen) >= self.min_seen:
                 label, conf = t.label()
                 shown.append(Digit(label=label, confidence=conf, box=t.box))
-        return reading_order(shown)  # the classifier's own line grouping (vertical overlap), so texts agree
+        return reading_order(shown)  # the digit finder's own line grouping, so steady and raw texts agree
 
     def reset(self) -> None:
         self.tracks = []
@@ -221,7 +221,7 @@ def gui_note() -> str | None:
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return "no DISPLAY, so no window"
     try:
-        cv2.namedWindow(WINDOW_TITLE, cv2.WINDOW_AUTOSIZE)
+        cv2.namedWindow(WINDOW_TITLE, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)  # Qt builds: no toolbar
     except cv2.error:
         return "this OpenCV has no GUI (opencv-python-headless), so no window; pip install opencv-python for one"
     return None
@@ -261,6 +261,7 @@ class Window:
 
     def _paused(self, image: np.ndarray) -> int:
         """Hold the picture until space again (returns no key) or q/Esc (returns it); s works while paused."""
+        cv2.imshow(WINDOW_TITLE, mark_paused(image))  # the snapshot is still taken of the unmarked frame
         while self._visible():
             key = cv2.waitKey(PAUSE_POLL_MS) & 0xFF
             if key in KEY_SNAPSHOT:
@@ -354,6 +355,8 @@ def run_live(source, model=None, save=None, display: bool = True, threads: int |
         raise LiveError(f"--threads {threads}: use 1 or more (or leave it out for all cores)")
     if fmt not in (None, "json", "table"):
         raise LiveError(f"--format {fmt}: use json or table")
+    if threads:
+        cv2.setNumThreads(threads)  # the digit finder's OpenCV calls too, not only onnxruntime: one budget
     clf = DigitClassifier(model, threads)  # a bad model fails before the camera turns on
     src = open_source(source)
     reason, saved = "error", None

@@ -90,13 +90,27 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+# Session settings, each kept because `digitedge bench` measured it (numbers in docs/benchmarks.md).
+DEFAULT_THREADS = 1  # batch 1: two threads are no faster (the layers are too small to split) and cost a core
+ALLOW_SPINNING = "1"  # threads > 1 only: idle workers spin between layers; blocking lost ~25 % batch-64 throughput
+# ORT's QDQ propagation hoists a QuantizeLinear above a MaxPool. For an int8 model whose first conv block is
+# left in fp32 (a 1-channel int8 conv is the slowest layer) that turns an fp32 NCHWc max-pool into ORT's slow
+# uint8 NCHW one (118 vs 82 us per digit); on today's all-int8 model the optimised graph is identical.
+DISABLED_OPTIMIZERS = "QDQPropagationTransformer"
+
+
 def session_options(threads: int | None = None) -> ort.SessionOptions:
-    """Latency settings chosen by measurement (docs/benchmarks.md): one intra-op thread by default,
-    since a 28x28 CNN is too small to share among cores, full graph optimisation, no inter-op pool."""
+    """Latency settings chosen by measurement (docs/benchmarks.md): one intra-op thread by default, full graph
+    optimisation (ORT_ENABLE_ALL: int8 100 vs 147 us, fp32 185 vs 272 us per digit against ENABLE_EXTENDED;
+    2.7 ms to build), no inter-op pool. Left at ORT's defaults because they measured no different: the memory
+    arena and pattern planner, dynamic_block_base (values 1-4 were slower at batch 64 on two threads),
+    denormals-as-zero."""
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.intra_op_num_threads = threads or 1
+    so.intra_op_num_threads = threads or DEFAULT_THREADS
     so.inter_op_num_threads = 1
+    so.add_session_config_entry("session.intra_op.allow_spinning", ALLOW_SPINNING)
+    so.add_session_config_entry("optimization.disable_specified_optimizers", DISABLED_OPTIMIZERS)
     so.log_severity_level = 3  # errors only: no warnings on a user's terminal
     return so

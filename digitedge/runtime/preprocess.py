@@ -36,7 +36,13 @@ MIN_EDGE = 4.0  # grey levels per px along a piece's outline, averaged: below it
 STROKE_EDGE = 0.5  # per-digit mask at half of the digit's own stroke contrast (full width at half maximum)
 # -- lines, frames, regions (sizes are fractions of the working image unless said)
 RULE_MIN_LENGTH = 0.4  # horizontal runs longer than this x width ...
-RULE_VS_HEIGHT = 2.5  # ... and this many times longer than the ink around them is tall are ruled lines
+RULE_THINNESS = 10  # ... and this many times longer than their ink is thick are ruled lines
+MARGIN_MIN_LENGTH = 0.5  # vertical lines: a margin or box edge spans most of the page height ...
+MARGIN_THINNESS = 20  # ... and is far thinner than a pen '1' is long
+RULE_MAX_TILT = 0.15  # rise over run: ~8.5 degrees
+RULE_GAP = 0.02  # x its length: a rule broken for this long is still one line
+MARGIN_GAP = 0.1  # a faint red margin breaks up more
+LINE_COVER = 0.8  # a line found by Hough must lie on ink for this share of its length
 FRAME_SIDE_COVER = 0.7  # a region whose four sides are each this covered by ink is a printed box
 FRAME_BAND = 0.12  # side band of a box, fraction of its size
 MIN_HEIGHT_PX = 6
@@ -44,10 +50,12 @@ MIN_HEIGHT_REL = 0.3  # shorter than this x the tallest region: a speck, a dot, 
 MAX_SIDE_FRAC = 0.95  # spans the whole frame both ways: a page edge, a shadow
 EDGE_CONTACT = 0.3  # touches this much of an image border ...
 EDGE_SPAN = 0.8  # ... and spans this much of it: a desk, a page edge, a vignette
+LINE_VS_MEDIAN = 3.0  # a thin piece this many median digit heights long is a line
 MAX_ASPECT = 4.0  # wider than tall by this: a dash or a leftover line
 MAX_FILL = 0.8  # solid blobs are not strokes (when wider than half their height)
 JOIN_OVERLAP = 0.5  # join two pieces overlapping this much horizontally ...
-JOIN_GAP = 0.25  # ... and this close vertically (x the taller): a broken stroke
+JOIN_GAP = 0.25  # ... and this close vertically (x the taller): a broken stroke ...
+JOIN_MAX_GROWTH = 1.5  # ... unless together they are much taller than either: digits on two lines
 SPLIT_ASPECT = 1.8  # wider than this x height: touching digits, cut at the thinnest column
 FRAGMENT = 0.6  # a piece touching the image border and shorter than this x the tallest: a cut-off neighbour
 LINE_TOLERANCE = 0.8  # a digit joins a line whose course passes within this x its height of its centre
@@ -129,29 +137,61 @@ def hysteresis(ink: np.ndarray, strong: float) -> np.ndarray:
 
 
 def wipe_lines(mask: np.ndarray) -> np.ndarray:
-    """Remove ruled lines, then mend the strokes they crossed.
+    """Remove ruled lines and margin lines, then mend the strokes they crossed.
 
-    A rule is a horizontal run longer than RULE_MIN_LENGTH x the image width and RULE_VS_HEIGHT x the
-    height of the ink it belongs to: a 7's bar or a 2's base can be as long as a rule in a tight crop,
-    but never much longer than its own digit is tall; a rule with digits sitting on it is."""
-    length = odd(mask.shape[1] * RULE_MIN_LENGTH)
-    runs = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1)))
-    if not runs.any():
-        return mask
-    _, ink_labels, ink_stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    n, run_labels, run_stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
-    rules = []
-    for i in range(1, n):
-        x, y = run_stats[i, :2]
-        ys, xs = np.nonzero(run_labels[y:y + run_stats[i, 3], x:x + run_stats[i, 2]] == i)
-        owner = ink_labels[y + ys[0], x + xs[0]]
-        if run_stats[i, 2] >= RULE_VS_HEIGHT * ink_stats[owner, 3]:
-            rules.append(i)
-    if not rules:
-        return mask
-    wiped = cv2.dilate(np.isin(run_labels, rules).astype(np.uint8), np.ones((3, 1), np.uint8))
-    mask = cv2.subtract(mask, wiped)
-    return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 1), np.uint8))
+    A rule is a near-horizontal segment (any tilt a camera gives a page) longer than RULE_MIN_LENGTH x
+    the image width whose ink is RULE_THINNESS times thinner than it is long: a 7's bar or a 2's base can
+    be as long as a rule in a tight crop, but it is as thick as its pen. Vertical lines must span most of
+    the page and be thinner still, so that a tall 1 in a tight crop survives."""
+    for vertical in (True, False):  # margins first: wiping rules would cut them into 1-like pieces
+        work = np.ascontiguousarray(mask.T) if vertical else mask
+        wiped = line_mask(work, MARGIN_MIN_LENGTH if vertical else RULE_MIN_LENGTH,
+                          MARGIN_THINNESS if vertical else RULE_THINNESS, MARGIN_GAP if vertical else RULE_GAP)
+        if wiped is not None:
+            work = cv2.morphologyEx(cv2.subtract(work, wiped), cv2.MORPH_CLOSE, np.ones((5, 1), np.uint8))
+            mask = np.ascontiguousarray(work.T) if vertical else work
+    return mask
+
+
+def line_mask(mask: np.ndarray, min_length: float, thinness: float, gap: float) -> np.ndarray | None:
+    """The near-horizontal thin lines of `mask`, drawn a little thicker than found; None if there are none."""
+    length = int(mask.shape[1] * min_length)
+    segments = cv2.HoughLinesP(mask, 1, np.pi / 180, threshold=max(10, length // 2),
+                               minLineLength=length, maxLineGap=max(3, int(length * gap)))
+    if segments is None:
+        return None
+    wiped = np.zeros(mask.shape, np.uint8)
+    for x1, y1, x2, y2 in segments.reshape(-1, 4):  # (N, 1, 4) in OpenCV 4, (N, 4) in 5
+        run = float(np.hypot(x2 - x1, y2 - y1))
+        if abs(y2 - y1) > RULE_MAX_TILT * abs(x2 - x1):
+            continue
+        thick = ink_thickness(mask, (x1, y1, x2, y2), int(run // thinness) + 1)
+        if thick * thinness <= run:  # inf (not a line) never is
+            cv2.line(wiped, (int(x1), int(y1)), (int(x2), int(y2)), 1, int(thick) + 2)
+    return wiped if wiped.any() else None
+
+
+def ink_thickness(mask: np.ndarray, segment, reach: int) -> float:
+    """Median, over the inked points of a segment, of the unbroken vertical ink through each point;
+    infinite when the segment is mostly not on ink (a chance alignment of strokes, not a line)."""
+    x1, y1, x2, y2 = segment
+    n = int(max(abs(x2 - x1), 1))
+    xs = np.linspace(x1, x2, n).round().astype(int)
+    ys = np.linspace(y1, y2, n).round().astype(int)
+    on = mask[ys, xs].astype(bool)
+    if on.mean() < LINE_COVER:
+        return float("inf")
+    xs, ys = xs[on], ys[on]
+    offsets = np.arange(1, reach + 1)
+    H = mask.shape[0]
+
+    def extent(direction):  # consecutive ink pixels from each point going up (-1) or down (+1)
+        rows = ys[None, :] + direction * offsets[:, None]
+        inside = (rows >= 0) & (rows < H)
+        ink = np.where(inside, mask[np.clip(rows, 0, H - 1), xs[None, :]], 0).astype(bool)
+        return np.cumprod(ink, axis=0).sum(0)
+
+    return float(np.median(extent(-1) + extent(1) + 1))
 
 
 def is_frame(piece: np.ndarray) -> bool:
@@ -196,9 +236,10 @@ def join_broken(boxes: list[list]) -> list[list]:
                 (ax, ay, aw, ah), (bx, by, bw, bh) = boxes[i][0], boxes[j][0]
                 overlap = min(ax + aw, bx + bw) - max(ax, bx)
                 gap = max(ay, by) - min(ay + ah, by + bh)
-                if overlap >= JOIN_OVERLAP * min(aw, bw) and gap <= JOIN_GAP * max(ah, bh):
-                    x0, y0 = min(ax, bx), min(ay, by)
-                    x1, y1 = max(ax + aw, bx + bw), max(ay + ah, by + bh)
+                x0, y0 = min(ax, bx), min(ay, by)
+                x1, y1 = max(ax + aw, bx + bw), max(ay + ah, by + bh)
+                if (overlap >= JOIN_OVERLAP * min(aw, bw) and gap <= JOIN_GAP * max(ah, bh)
+                        and y1 - y0 <= JOIN_MAX_GROWTH * max(ah, bh)):
                     boxes[i] = [[x0, y0, x1 - x0, y1 - y0], boxes[i][1] + boxes[j][1]]
                     del boxes[j]
                     merged = True
@@ -220,6 +261,8 @@ def keep_region(box, mask_piece: np.ndarray, shape) -> bool:
 def split_touching(box, piece: np.ndarray, out: list) -> None:
     """Cut a too-wide region at its thinnest column near the middle, recursively."""
     x, y, w, h = box
+    if max(w, h) < MIN_HEIGHT_PX:
+        return
     if w <= SPLIT_ASPECT * h or w < 2 * MIN_HEIGHT_PX:
         out.append((box, piece))
         return
@@ -278,22 +321,26 @@ def sharp_outline(piece: np.ndarray, edges: np.ndarray) -> bool:
 
 
 def drop_outsized(candidates: list, shape) -> list:
-    """Drop specks and cut-off neighbours by height relative to the tallest piece inside the frame
+    """Split touching digits, then drop lines, specks and cut-off neighbours by size relative to the others
     (pieces on the border do not set the scale: a dark corner must not make every digit a speck)."""
     H, W = shape
+    pieces = []
+    for box, strength in candidates:
+        split_touching(box, strength, pieces)
+    pieces = [(b, s) for b, s in pieces if keep_region(b, s > 0, shape)]
 
     def on_border(box):
         x, y, w, h = box
         return x == 0 or y == 0 or x + w == W or y + h == H
 
-    inside = [b[3] for b, _ in candidates if not on_border(b)]
-    tallest = max(inside or [b[3] for b, _ in candidates] or [0])
-    kept = []
-    for box, strength in candidates:
-        border = on_border(box)
-        if box[3] >= (FRAGMENT if border else MIN_HEIGHT_REL) * tallest and not (border and box[3] > tallest):
-            split_touching(box, strength, kept)
-    return kept
+    # Long thin pieces many digits tall are margin lines and box edges (a '1' is one digit tall).
+    median_h = float(np.median([b[3] for b, _ in pieces])) if pieces else 0
+    pieces = [(b, s) for b, s in pieces
+              if not (max(b[2], b[3]) > LINE_VS_MEDIAN * median_h and min(b[2], b[3]) < 0.25 * max(b[2], b[3]))]
+    inside = [b[3] for b, _ in pieces if not on_border(b)]
+    tallest = max(inside or [b[3] for b, _ in pieces] or [0])
+    return [(b, s) for b, s in pieces
+            if b[3] >= (FRAGMENT if on_border(b) else MIN_HEIGHT_REL) * tallest and not (on_border(b) and b[3] > tallest)]
 
 
 def stroke_width(mask: np.ndarray) -> float:

@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -390,13 +391,23 @@ def classify_command(image: Path, model: Path | None) -> list[str]:
     return argv + ["classify", str(image)] + (["--model", str(model)] if model else [])
 
 
+# Linux carries a process's peak RSS over exec, so a child spawned straight from this (large) process would
+# report this process's size: a small launcher process starts and times the command instead.
+LAUNCHER = """
+import json, os, sys, time
+log = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+t0 = time.perf_counter()
+pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, log, 1), (os.POSIX_SPAWN_DUP2, log, 2)])
+_, status, usage = os.wait4(pid, 0)
+print(json.dumps([time.perf_counter() - t0, usage.ru_maxrss, os.waitstatus_to_exitcode(status)]))
+"""
+
+
 def spawn(argv: list[str], log: Path) -> tuple[float, float, int]:
-    """Run argv to exit: (wall seconds, peak RSS in MB of that child alone, exit code). wait4 gives its own rusage."""
-    out = [(os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), (os.POSIX_SPAWN_DUP2, 1, 2)]
-    t0 = time.perf_counter()
-    pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=out)
-    _, status, usage = os.wait4(pid, 0)
-    return time.perf_counter() - t0, usage.ru_maxrss * RSS_BYTES / MB, os.waitstatus_to_exitcode(status)
+    """Run argv to exit, output to log: (wall seconds, peak RSS in MB of that process alone, exit code)."""
+    done = subprocess.run([sys.executable, "-c", LAUNCHER, str(log), *argv], capture_output=True, text=True, check=True)
+    wall, maxrss, code = json.loads(done.stdout)
+    return wall, maxrss * RSS_BYTES / MB, code
 
 
 def cold_start_row(frame: Frame, model: Path | None, reps: int) -> dict:
