@@ -86,10 +86,19 @@ def cmd_bench(a):
     return run_bench(model=a.model, threads=a.threads, seconds=a.seconds, fmt=a.format, data_dir=a.data_dir)
 
 
+class Parser(argparse.ArgumentParser):
+    """Sub-command parsers: no prefix matching, so a typo is an error with a suggestion, never a guess."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="digitedge", description="Handwritten digits from MNIST training to int8 ONNX at the edge.")
+    p = argparse.ArgumentParser(prog="digitedge", description="Handwritten digits from MNIST training to int8 ONNX at the edge.",
+                                allow_abbrev=False)
     p.add_argument("--version", action="version", version=f"digitedge {__version__}")
-    sub = p.add_subparsers(dest="verb", metavar="VERB")
+    sub = p.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)
 
     t = sub.add_parser("train", help="train SimpleCNN on MNIST and write the report")
     t.add_argument("--epochs", type=int)

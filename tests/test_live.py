@@ -2,7 +2,7 @@
 stream served here, a stream that dies, a missing camera and bad arguments.
 
 Most tests draw their own frames (cv2.putText on paper), so they need no data; the MNIST clip test runs when
-DIGITEDGE_DATA points at the MNIST files.
+DIGITEDGE_DATA points at the MNIST files (conftest's `mnist_dir`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ from digitedge.runtime.classifier import Digit, text_of
 from digitedge.runtime.live import Stabilizer, frame_record, iou, match
 from digitedge.runtime.sources import Frame, SourceError, open_source, parse_source
 
-MNIST = os.environ.get("DIGITEDGE_DATA")
-needs_mnist = pytest.mark.skipif(not MNIST, reason="DIGITEDGE_DATA is not set: no MNIST folder to render a clip from")
 SIZE = (320, 240)  # (w, h): small frames keep the CLI runs fast
 FPS = 15
 CLI_TIMEOUT = 60
@@ -343,13 +341,12 @@ def test_cli_interrupt_closes_the_video_and_prints_the_summary(tmp_path, sig):
     assert count_frames(out) >= processed >= 4  # the signal may land between printing a frame and counting it
 
 
-@needs_mnist
-def test_cli_on_an_mnist_clip(tmp_path):
+def test_cli_on_an_mnist_clip(tmp_path, mnist_dir):  # conftest's fixture skips with a reason without MNIST
     from digitedge.tools.liveeval import score
     from digitedge.tools.synth import write_clip
 
     clip, out = tmp_path / "clip.mp4", tmp_path / "annotated.mp4"
-    expected = write_clip(clip, MNIST, seed=0, fps=FPS, shots=3)
+    expected = write_clip(clip, mnist_dir, seed=0, fps=FPS, shots=3)
     done = run_live("--source", clip, "--no-display", "--save", out)
     assert done.returncode == 0, done.stderr
     recs = records(done.stdout)

@@ -106,12 +106,11 @@ def quiet_opencv() -> None:
 
 def open_capture(spec: SourceSpec) -> cv2.VideoCapture | None:
     """An opened cv2.VideoCapture for the spec, or None."""
-    if spec.kind == "stream":
-        # ffmpeg takes timeouts, so a dead host fails in seconds; other backends get a plain second try.
+    if spec.kind == "stream" and cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG):
+        # ffmpeg takes timeouts, so a dead host fails in seconds. No plain retry after it: that would be ffmpeg
+        # again with its 30 s default. Builds without ffmpeg (GStreamer only) take the generic path below.
         cap = cv2.VideoCapture(spec.target, cv2.CAP_FFMPEG,
                                [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS])
-        if not cap.isOpened():
-            cap = cv2.VideoCapture(spec.target)
     else:
         cap = cv2.VideoCapture(spec.target)
     if cap.isOpened():

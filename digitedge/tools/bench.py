@@ -77,10 +77,6 @@ class BenchError(DigitedgeError):
     """A bench argument the user can fix."""
 
 
-class Skip(Exception):
-    """A backend or row that cannot run here; str() is the reason shown in its row."""
-
-
 # ---------------------------------------------------------------- backends
 @dataclass
 class Predictor:
@@ -420,7 +416,11 @@ def cold_start_row(frame: Frame, model: Path | None, reps: int) -> dict:
         cv2.imwrite(str(image), frame.image)
         argv = classify_command(image, model)
         row["command"] = "digitedge classify one.png" + (f" --model {model}" if model else "")
-        runs = [spawn(argv, log) for _ in range(reps + 1)][1:]  # the first run only warms the file cache
+        try:
+            runs = [spawn(argv, log) for _ in range(reps + 1)][1:]  # the first run only warms the file cache
+        except (OSError, subprocess.CalledProcessError) as e:  # the launcher itself failed: no such executable...
+            detail = (getattr(e, "stderr", None) or str(e)).strip().splitlines() or [e.__class__.__name__]
+            return row | {"skipped": f"could not start {argv[0]}: {detail[-1][:200]}"}
         failed = [code for _, _, code in runs if code != 0]
         if failed:
             last = (log.read_text(errors="replace").strip().splitlines() or ["no output"])[-1]
@@ -526,8 +526,10 @@ def run_bench(model=None, threads=None, seconds=2.0, fmt="table", data_dir=None,
 
 
 # ---------------------------------------------------------------- table
-def _f(v, spec, none="-"):
-    return none if v is None else format(v, spec)
+def _f(v, spec):
+    """format(v, spec), or a dash as wide as the spec's width when there is no value."""
+    width = int(spec.split(".")[0] or 0)
+    return "-".rjust(width) if v is None else format(v, spec)
 
 
 def _size(n):
@@ -548,8 +550,9 @@ def format_report(doc: dict) -> str:
 
 
 def format_models(rows, s) -> str:
+    accuracy = f"on {s['accuracy_images']:,} MNIST test images" if s["accuracy_images"] else f"n/a: {s['data']}"
     head = (f"Model: batch-{LATENCY_BATCH} latency (ms), batch-{THROUGHPUT_BATCH} throughput; x = times the fastest "
-            f"of the same thread count; accuracy on {s['accuracy_images']:,} MNIST test images ({s['data']})")
+            f"of the same thread count; accuracy {accuracy}")
     cols = f"{'backend':12} {'prec':4} {'thr':>3} {'p50':>7} {'p90':>7} {'p99':>7} {'x':>5} {'img/s':>7} {'x':>5} {'size':>9} {'acc':>7}"
     out = [head, cols]
     for r in sorted((r for r in rows if r["kind"] == "model" and not r["skipped"]), key=lambda r: (r["threads"], r["p50_ms"])):

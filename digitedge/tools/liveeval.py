@@ -84,12 +84,27 @@ def score(expected: list[str], got: list[str], shot_len: int, settle: int = SETT
             "misses": misses}
 
 
+def settle_frames(expected: list[str], got: list[str], shot_len: int) -> list[int]:
+    """Per shot: the frame (0 = the cut) from which the text is right to the end of the shot; shot_len if never."""
+    out = []
+    for start in range(0, min(len(expected), len(got)), shot_len):
+        want, have = expected[start:start + shot_len], got[start:start + shot_len]
+        k = len(have)
+        while k > 0 and have[k - 1] == want[k - 1]:
+            k -= 1
+        out.append(k)
+    return out
+
+
 def report(res: dict, raw: dict, frames: int, lines: int, saved: int, summary: str) -> str:
     rows = [summary.strip(), f"clip frames {frames}, JSON lines {lines}, saved video frames {saved}",
             f"exact text (first {SETTLE} frames of each shot not scored): {res['exact']:.1%} of {res['scored']} frames "
             f"(goal {GOAL:.0%}); unsmoothed {raw['exact']:.1%}"]
     rows += [f"  {k:<6} {v['exact']:6.1%} of {v['frames']} frames (unsmoothed {raw['by_kind'][k]['exact']:.1%})"
              for k, v in res["by_kind"].items()]
+    settle = sorted(res["settle"])
+    rows.append(f"new sheet read right from frame {settle[len(settle) // 2]} after the cut (median of {len(settle)} "
+                f"shots; worst {settle[-1]})")
     if res["misses"]:
         rows.append(f"misses (frame: expected -> read), first {min(SHOW_FAILURES, len(res['misses']))} of {len(res['misses'])}:")
         rows += [f"  {i}: {w!r} -> {h!r}" for i, w, h in res["misses"][:SHOW_FAILURES]]
@@ -108,12 +123,13 @@ def evaluate(data_dir=None, seed: int = 0, shots: int = SHOTS, threads: int | No
     shot_len = max(1, round(FPS * SECONDS_PER_SHOT))
     res = score(expected, [r["text"] for r in records], shot_len)
     raw = score(expected, [r["raw"] for r in records], shot_len)
+    res["settle"] = settle_frames(expected, [r["text"] for r in records], shot_len)
     frames, saved = count_frames(clip), count_frames(video)
     print(report(res, raw, frames, len(records), saved, stderr.strip().splitlines()[-1]))
     ok = len(records) == len(expected) == frames == saved and res["exact"] >= GOAL
     (run / "results.json").write_text(json.dumps({
         "seed": seed, "shots": shots, "frames": frames, "json_lines": len(records), "saved_frames": saved,
-        "exact": res["exact"], "exact_unsmoothed": raw["exact"], "by_kind": res["by_kind"], "goal": GOAL, "passed": ok,
+        "exact": res["exact"], "exact_unsmoothed": raw["exact"], "by_kind": res["by_kind"], "settle_frames": res["settle"], "goal": GOAL, "passed": ok,
         "misses": res["misses"]}, indent=1))
     print(f"{'PASS' if ok else 'FAIL'}; results saved to {run}")
     return 0 if ok else 1

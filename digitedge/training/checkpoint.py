@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -33,10 +34,16 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's pickle-protocol notes are not the user's business
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a bad file: pickle, zip, unsafe globals
-        first = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({first[:160]})") from None
+        text = str(e).strip()
+        if "Weights only load failed" in text:
+            reason = "it holds Python objects, not just weights; refused, as digitedge loads with weights_only=True"
+        else:
+            reason = (text.splitlines() or [e.__class__.__name__])[0][:160]
+        raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "model" not in ckpt:
         raise CheckpointError(f"{path}: not a digitedge checkpoint (expected format {FORMAT!r} with a 'model' entry)")
     expected = SimpleCNN().state_dict()

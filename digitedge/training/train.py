@@ -94,7 +94,7 @@ def run_epoch(model, x, y, cfg, device, bf16, optimizer=None, scheduler=None, ge
     order = torch.randperm(n, generator=gen) if training else torch.arange(n)
     bs = cfg.batch_size if training else 1000
     loss_sum, correct, preds = 0.0, 0, []
-    bar = tqdm(range(0, n, bs), desc=desc, leave=False, dynamic_ncols=True, disable=not desc)
+    bar = tqdm(range(0, n, bs), desc=desc, leave=False, dynamic_ncols=True, disable=True if not desc else None)  # None: off when not a terminal
     for i in bar:
         idx = order[i:i + bs]
         xb, yb = x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)

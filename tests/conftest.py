@@ -1,0 +1,64 @@
+"""Shared fixtures. MNIST comes from $DIGITEDGE_DATA (tests that need it skip with a reason when unset);
+everything else is generated here. Nothing is downloaded."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    folder = os.environ.get("DIGITEDGE_DATA")
+    if not folder or not (Path(folder) / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip("MNIST not available: set DIGITEDGE_DATA to a folder with the four MNIST files")
+    return Path(folder)
+
+
+@pytest.fixture(scope="session")
+def trained_run(mnist_dir, tmp_path_factory) -> Path:
+    """A small real training run (2 epochs on 3,000 images): fast, and good enough to classify."""
+    from digitedge.training.config import TrainConfig
+    from digitedge.training.train import train
+
+    out = tmp_path_factory.mktemp("runs")
+    cfg = TrainConfig(epochs=2, limit=3000, val_size=500, data_dir=str(mnist_dir), batch_size=64, lr=3e-3)
+    return train(cfg, out=out, report=True, log=lambda *a, **k: None)
+
+
+@pytest.fixture(scope="session")
+def exported(trained_run, mnist_dir, tmp_path_factory) -> Path:
+    """fp32 + int8 ONNX exported from `trained_run` (parity checks on, as users run it)."""
+    from digitedge.export.exporter import export
+
+    out = tmp_path_factory.mktemp("export")
+    assert export(trained_run / "best.pt", out=out, quantize=True, calib=500, data_dir=mnist_dir, log=lambda *a: None)
+    return out
+
+
+def drawn_digit(label: int, size: int = 28) -> np.ndarray:
+    """A white-on-black digit drawn with OpenCV's Hershey font: a stand-in when MNIST is absent."""
+    import cv2
+
+    img = np.zeros((size * 4, size * 4), np.uint8)
+    cv2.putText(img, str(label), (size // 2, size * 3), cv2.FONT_HERSHEY_SIMPLEX, size / 10, 255, size // 3, cv2.LINE_AA)
+    return img
+
+
+def paper_with_text(lines: list[str], height: int = 120, size=(640, 480)) -> np.ndarray:
+    """Dark handwritten-looking digits (Hershey script) on light paper, one string per line."""
+    import cv2
+
+    w, h = size
+    img = np.full((h, w, 3), 235, np.uint8)
+    y = height
+    for text in lines:
+        cv2.putText(img, "  ".join(text), (40, y), cv2.FONT_HERSHEY_SIMPLEX, height / 40, (30, 30, 30), max(2, height // 14),
+                    cv2.LINE_AA)
+        y += int(height * 1.6)
+    return img
