@@ -41,15 +41,6 @@ def exported(trained_run, mnist_dir, tmp_path_factory) -> Path:
     return out
 
 
-def drawn_digit(label: int, size: int = 28) -> np.ndarray:
-    """A white-on-black digit drawn with OpenCV's Hershey font: a stand-in when MNIST is absent."""
-    import cv2
-
-    img = np.zeros((size * 4, size * 4), np.uint8)
-    cv2.putText(img, str(label), (size // 2, size * 3), cv2.FONT_HERSHEY_SIMPLEX, size / 10, 255, size // 3, cv2.LINE_AA)
-    return img
-
-
 def paper_with_text(lines: list[str], height: int = 120, size=(640, 480)) -> np.ndarray:
     """Dark handwritten-looking digits (Hershey script) on light paper, one string per line."""
     import cv2

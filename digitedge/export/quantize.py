@@ -11,7 +11,7 @@ from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, 
 
 from ..runtime.model import to_input
 
-CALIB_BATCH = 64
+CALIB_BATCH = 50  # equal batches: ORT's histogram calibrators (entropy, percentile) reject a short last one
 METHODS = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
            "percentile": CalibrationMethod.Percentile}
 
@@ -20,7 +20,8 @@ class MnistCalibrationReader(CalibrationDataReader):
     """Feeds training-split crops through the runtime's own input conversion, a batch at a time."""
 
     def __init__(self, crops: np.ndarray, input_name: str = "input"):
-        self.batches = iter([crops[i:i + CALIB_BATCH] for i in range(0, len(crops), CALIB_BATCH)])
+        usable = max(CALIB_BATCH, len(crops) // CALIB_BATCH * CALIB_BATCH)
+        self.batches = iter([crops[i:i + CALIB_BATCH] for i in range(0, min(usable, len(crops)), CALIB_BATCH)])
         self.input_name = input_name
 
     def get_next(self):
@@ -32,7 +33,7 @@ def quantize(fp32_path: Path, int8_path: Path, calib_crops: np.ndarray, method: 
              input_name: str = "input") -> dict:
     """Write an int8 model from an fp32 one; return the settings (they go into the model's metadata)."""
     settings = dict(format="QDQ", weights="int8 symmetric per-channel", activations="uint8 asymmetric per-tensor",
-                    calibration=method, calibration_images=int(len(calib_crops)), preprocessed="quant_pre_process")
+                    calibration=method, calibration_images=int(max(CALIB_BATCH, len(calib_crops) // CALIB_BATCH * CALIB_BATCH)), preprocessed="quant_pre_process")
     with tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "pre.onnx"
         quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=False)

@@ -61,7 +61,7 @@ def plot_curves(history: list[dict], path: Path) -> None:
         ax.plot(epochs, [row[f"val_{key}"] for row in history], "s-", ms=3, label=f"validation {key}")
         ax.set_xlabel("Epoch")
         ax.set_ylabel(name)
-        ax.set_title(f"Training and validation {key}")
+        ax.set_title(f"Training and validation {name.lower()}")
         ax.grid(alpha=0.3)
         ax.legend()
     fig.text(0.5, 0.005, "training figures are on augmented images with label smoothing; validation on clean images",
