@@ -91,8 +91,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 # Session settings, each kept because `digitedge bench` measured it (numbers in docs/benchmarks.md).
-DEFAULT_THREADS = 1  # batch 1: two threads are no faster (the layers are too small to split) and cost a core
-ALLOW_SPINNING = "1"  # threads > 1 only: idle workers spin between layers; blocking lost ~25 % batch-64 throughput
+DEFAULT_THREADS = 1  # batch 1: a 2nd thread gains nothing on int8 (97 vs 95 us), on fp32 only while the other
+# core is idle, and it takes that core from the camera loop
+ALLOW_SPINNING = "1"  # threads > 1 only: idle workers spin between layers; blocking lost ~20 % batch-64 throughput
 # ORT's QDQ propagation hoists a QuantizeLinear above a MaxPool. For an int8 model whose first conv block is
 # left in fp32 (a 1-channel int8 conv is the slowest layer) that turns an fp32 NCHWc max-pool into ORT's slow
 # uint8 NCHW one (118 vs 82 us per digit); on today's all-int8 model the optimised graph is identical.
@@ -103,7 +104,7 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     """Latency settings chosen by measurement (docs/benchmarks.md): one intra-op thread by default, full graph
     optimisation (ORT_ENABLE_ALL: int8 100 vs 147 us, fp32 185 vs 272 us per digit against ENABLE_EXTENDED;
     2.7 ms to build), no inter-op pool. Left at ORT's defaults because they measured no different: the memory
-    arena and pattern planner, dynamic_block_base (values 1-4 were slower at batch 64 on two threads),
+    arena and pattern planner, dynamic_block_base (1, 2, 4 were no faster at batch 64 on two threads),
     denormals-as-zero."""
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

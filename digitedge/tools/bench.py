@@ -105,7 +105,7 @@ def openvino_backend(path: Path, precision: str) -> Backend:
     via = "openvino CompiledModel, static shape, pre-set input tensor"
     try:
         import openvino as ov
-    except ImportError:
+    except (ImportError, OSError):  # OSError: installed, but its native libraries do not load here
         return Backend("openvino", precision, via, path, None, "openvino not installed (pip install 'digitedge[bench]')")
     if not path.is_file():
         return Backend("openvino", precision, via, path, None, f"{path}: no such model")
@@ -366,8 +366,10 @@ def fill_timings(rows: list[dict]) -> None:
         lat, thr = row.pop("_latency", None), row.pop("_throughput", None)
         if lat is not None:
             row["p50_ms"], row["p90_ms"], row["p99_ms"] = lat.percentiles_ms()
+            row["calls"] = len(lat.samples)
         if thr is not None:
             row["throughput_ips"] = THROUGHPUT_BATCH / float(np.median(thr.samples))
+            row["throughput_calls"] = len(thr.samples)
     for group in {(r["kind"], r.get("threads")) for r in rows}:
         members = [r for r in rows if (r["kind"], r.get("threads")) == group and r.get("p50_ms")]
         best = min((r["p50_ms"] for r in members), default=None)
@@ -450,11 +452,16 @@ def version_of(dist: str) -> str | None:
         return None
 
 
+def load_average() -> list[float] | None:
+    """1/5/15-minute load: on a shared machine the first thing to read next to the numbers."""
+    return [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
 def machine_info(thread_counts: list[int]) -> dict:
     import onnxruntime
 
     return {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            "threads": thread_counts, "load_average": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+            "threads": thread_counts, "load_average": load_average(),
             "versions": {"digitedge": __version__, "onnxruntime": onnxruntime.__version__, "openvino": version_of("openvino"),
                          "torch": version_of("torch"), "opencv": cv2.__version__, "numpy": np.__version__}}
 
@@ -510,9 +517,9 @@ def benchmark(model=None, threads=None, seconds=2.0, data_dir=None, checkpoint=N
     interleave(runners + more_runners, seconds)
     rows += more_rows
     fill_timings(rows)
-    shipped = model is None
-    rows.append(cold_start_row(scenes[0], None if shipped else e2e_model, QUICK_COLD_REPS if quick else COLD_REPS))
-    info["load_average_after"] = [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    cold_model = None if model is None else e2e_model  # the shipped default needs no --model: the command users type
+    rows.append(cold_start_row(scenes[0], cold_model, QUICK_COLD_REPS if quick else COLD_REPS))
+    info["load_average_after"] = load_average()
     settings = {"seconds_per_measurement": seconds, "rounds": ROUNDS, "warmup_calls": WARMUP_CALLS,
                 "burst_warmup_calls": BURST_WARMUP_CALLS, "latency_batch": LATENCY_BATCH, "throughput_batch": THROUGHPUT_BATCH,
                 "accuracy_images": n_acc, "data": data_reason or "MNIST test", "quick": quick, "percentiles": list(PERCENTILES)}
