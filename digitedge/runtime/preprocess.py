@@ -28,21 +28,22 @@ MAX_UPSCALE = 2.0  # never blow a small input up more than this
 # -- ink map and threshold
 BG_KERNEL_FRAC = 1 / 3  # pass-1 black-hat kernel, fraction of the short side
 BG_KERNEL_DIGITS = 1.0  # pass-2 black-hat kernel, x the median digit height
+STATS_STRIDE = 4  # image statistics (polarity, noise) from every 4th pixel of every 4th row
 INK_TAIL = 0.5  # percent of pixels at each end that decide the polarity
 MIN_CONTRAST = 14  # grey levels: ink must stand this far from its paper, however clean the image
 NOISE_SIGMAS = 5  # ... and this many noise sigmas (robust, from the ink map's MAD)
-HYSTERESIS = 1.0  # weak-pixel threshold, x the strong one
 MIN_EDGE = 4.0  # grey levels per px along a piece's outline, averaged: below it is a ramp, not a stroke
 STROKE_EDGE = 0.5  # per-digit mask at half of the digit's own stroke contrast (full width at half maximum)
 # -- lines, frames, regions (sizes are fractions of the working image unless said)
 RULE_MIN_LENGTH = 0.4  # horizontal runs longer than this x width ...
 RULE_THINNESS = 10  # ... and this many times longer than their ink is thick are ruled lines
-MARGIN_MIN_LENGTH = 0.5  # vertical lines: a margin or box edge spans most of the page height ...
+MARGIN_MIN_LENGTH = 0.7  # vertical lines: a margin or box edge spans most of the page height ...
 MARGIN_THINNESS = 20  # ... and is far thinner than a pen '1' is long
 RULE_MAX_TILT = 0.15  # rise over run: ~8.5 degrees
 RULE_GAP = 0.02  # x its length: a rule broken for this long is still one line
 MARGIN_GAP = 0.1  # a faint red margin breaks up more
 LINE_COVER = 0.5  # a line found by Hough must lie on ink for this share of its length
+LINE_SPAN = 0.9  # ... and some band of rows must have ink across this share of that length
 FRAME_SIDE_COVER = 0.7  # a region whose four sides are each this covered by ink is a printed box
 FRAME_BAND = 0.12  # side band of a box, fraction of its size
 MIN_HEIGHT_PX = 6
@@ -104,7 +105,7 @@ def light_on_dark(gray: np.ndarray) -> bool:
     """Polarity: paper is the majority, ink the sparse tail. Chalk on a board is a bright tail on a dark median.
 
     (A top-hat/black-hat comparison is fooled by paper enclosed in the loops of thin dark strokes.)"""
-    lo, med, hi = np.percentile(gray, (INK_TAIL, 50, 100 - INK_TAIL))
+    lo, med, hi = np.percentile(gray[::STATS_STRIDE, ::STATS_STRIDE], (INK_TAIL, 50, 100 - INK_TAIL))
     return (hi - med) > (med - lo)
 
 
@@ -120,20 +121,10 @@ def ink_map(gray: np.ndarray, kernel: int, inverted: bool) -> np.ndarray:
 
 
 def noise_threshold(ink: np.ndarray) -> float:
-    med = float(np.median(ink))
-    mad = float(np.median(np.abs(ink.astype(np.float32) - med)))
+    sample = ink[::STATS_STRIDE, ::STATS_STRIDE]  # the statistics of a regular subsample: 16x less work
+    med = float(np.median(sample))
+    mad = float(np.median(np.abs(sample.astype(np.float32) - med)))
     return max(MIN_CONTRAST, med + NOISE_SIGMAS * 1.4826 * mad)
-
-
-def hysteresis(ink: np.ndarray, strong: float) -> np.ndarray:
-    """Pixels above HYSTERESIS x the threshold, kept where connected to a pixel above it: faint parts of
-    a stroke (a light top bar, a thin loop) stay attached to their digit; faint noise on its own goes."""
-    weak = (ink >= HYSTERESIS * strong).astype(np.uint8)
-    n, labels = cv2.connectedComponents(weak, connectivity=8)
-    keep = np.zeros(n, np.uint8)
-    keep[np.unique(labels[ink >= strong])] = 1
-    keep[0] = 0
-    return keep[labels]
 
 
 def wipe_lines(mask: np.ndarray) -> np.ndarray:
@@ -156,6 +147,8 @@ def wipe_lines(mask: np.ndarray) -> np.ndarray:
 def line_mask(mask: np.ndarray, min_length: float, thinness: float, gap: float) -> np.ndarray | None:
     """The near-horizontal thin lines of `mask`, drawn a little thicker than found; None if there are none."""
     length = int(mask.shape[1] * min_length)
+    if not could_hold_line(mask, length):
+        return None
     segments = cv2.HoughLinesP(mask, 1, np.pi / 180, threshold=max(10, length // 2),
                                minLineLength=length, maxLineGap=max(3, int(length * gap)))
     if segments is None:
@@ -169,6 +162,21 @@ def line_mask(mask: np.ndarray, min_length: float, thinness: float, gap: float) 
         if thick * thinness <= run:  # inf (not a line) never is
             cv2.line(wiped, (int(x1), int(y1)), (int(x2), int(y2)), 1, int(thick) + 2)
     return wiped if wiped.any() else None
+
+
+def could_hold_line(mask: np.ndarray, length: int) -> bool:
+    """Cheap necessary condition before Hough: within some band of rows as tall as a maximally tilted
+    line, ink spans at least LINE_SPAN x `length` columns. A digit is never that wide."""
+    band = int(RULE_MAX_TILT * length) + 3
+    h = mask.shape[0]
+    for start in (0, band // 2):  # two staggered sets of bands: a line never straddles both
+        rows = h - start - (h - start) % band
+        if rows <= 0:
+            continue
+        blocks = mask[start:start + rows].reshape(-1, band, mask.shape[1]).any(axis=1)
+        if int(blocks.sum(axis=1).max()) >= LINE_SPAN * length:
+            return True
+    return False
 
 
 def ink_thickness(mask: np.ndarray, segment, reach: int) -> float:
@@ -204,19 +212,20 @@ def is_frame(piece: np.ndarray) -> bool:
     return min(s.mean() for s in sides) >= FRAME_SIDE_COVER
 
 
-def wipe_frames(mask: np.ndarray) -> np.ndarray:
-    """Erase printed box outlines; a digit inside (even touching the box) stays."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    for i in range(1, n):
-        x, y, w, h, _ = stats[i]
+def wipe_frames(mask: np.ndarray) -> tuple[np.ndarray, list]:
+    """Erase printed box outlines (a digit inside, even one touching the box, stays).
+    Returns the mask and its components, [x, y, w, h, label] each, with their label image."""
+    labels, comps = components(mask)
+    erased = False
+    for x, y, w, h, i in comps:
         piece = labels[y:y + h, x:x + w] == i
         if is_frame(piece):
             bh, bw = max(1, int(h * FRAME_BAND)), max(1, int(w * FRAME_BAND))
             inner = np.zeros_like(piece)
             inner[bh:-bh, bw:-bw] = True
-            region = mask[y:y + h, x:x + w]
-            region[piece & ~inner] = 0
-    return mask
+            mask[y:y + h, x:x + w][piece & ~inner] = 0
+            erased = True
+    return mask, (components(mask) if erased else (labels, comps))
 
 
 def components(mask: np.ndarray) -> list[list[int]]:
@@ -291,25 +300,27 @@ def touches_edge(box, piece: np.ndarray, shape) -> bool:
 def segment(gray: np.ndarray, kernel: int, inverted: bool):
     """Candidate digit pieces in `gray`: list of (box, ink-strength crop masked to the piece)."""
     ink = ink_map(gray, kernel, inverted)
-    mask = hysteresis(ink, noise_threshold(ink))
-    mask = wipe_frames(wipe_lines(mask))
-    labels, comps = components(mask)
+    mask = (ink >= noise_threshold(ink)).astype(np.uint8)
+    mask, (labels, comps) = wipe_frames(wipe_lines(mask))
     comps = [c for c in comps if (c[2] >= MIN_HEIGHT_PX or c[3] >= MIN_HEIGHT_PX)
              and not touches_edge(c[:4], labels[c[1]:c[1] + c[3], c[0]:c[0] + c[2]] == c[4], gray.shape)]
-    edges = edge_strength(ink)
     candidates = []
     for (x, y, w, h), ids in join_broken(comps):
         piece = np.isin(labels[y:y + h, x:x + w], ids)
-        if keep_region((x, y, w, h), piece, gray.shape) and sharp_outline(piece, edges[y:y + h, x:x + w]):
+        if keep_region((x, y, w, h), piece, gray.shape) and sharp_outline(piece, edge_strength(ink, (x, y, w, h))):
             candidates.append(((x, y, w, h), np.where(piece, ink[y:y + h, x:x + w], 0)))
     return candidates
 
 
-def edge_strength(ink: np.ndarray) -> np.ndarray:
-    """Gradient magnitude of the ink map, in grey levels per pixel."""
-    gx = cv2.Sobel(ink, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(ink, cv2.CV_32F, 0, 1, ksize=3)
-    return cv2.magnitude(gx, gy) / 8  # a 3x3 Sobel sums 8x the per-pixel slope
+def edge_strength(ink: np.ndarray, box) -> np.ndarray:
+    """Gradient magnitude of the ink map inside `box`, in grey levels per pixel (only where it is needed:
+    the pieces are a small part of the frame)."""
+    x, y, w, h = box
+    x0, y0 = max(0, x - 1), max(0, y - 1)
+    patch = ink[y0:y + h + 1, x0:x + w + 1]
+    gx = cv2.Sobel(patch, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(patch, cv2.CV_32F, 0, 1, ksize=3)
+    return (cv2.magnitude(gx, gy) / 8)[y - y0:y - y0 + h, x - x0:x - x0 + w]  # a 3x3 Sobel sums 8x the slope
 
 
 def sharp_outline(piece: np.ndarray, edges: np.ndarray) -> bool:
