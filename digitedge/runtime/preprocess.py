@@ -44,8 +44,8 @@ RULE_GAP = 0.02  # x its length: a rule broken for this long is still one line
 MARGIN_GAP = 0.1  # a faint red margin breaks up more
 LINE_COVER = 0.5  # a line found by Hough must lie on ink for this share of its length
 LINE_SPAN = 0.9  # ... and some band of rows must have ink across this share of that length
-FRAME_SIDE_COVER = 0.7  # a region whose four sides are each this covered by ink is a printed box
-FRAME_BAND = 0.12  # side band of a box, fraction of its size
+BOX_FILL = 0.9  # a hole filling this much of its rotated bounding rectangle is a printed box's cell
+BOX_LINE = 0.05  # erase this much of the cell's size on each side of its outline (the printed line)
 MIN_HEIGHT_PX = 6
 MIN_HEIGHT_REL = 0.3  # shorter than this x the tallest region: a speck, a dot, a crumb
 MAX_SIDE_FRAC = 0.95  # spans the whole frame both ways: a page edge, a shadow
@@ -202,33 +202,35 @@ def ink_thickness(mask: np.ndarray, segment, reach: int) -> float:
     return float(np.median(extent(-1) + extent(1) + 1))
 
 
-def is_frame(piece: np.ndarray) -> bool:
-    """A printed box: ink along all four sides of its bounding box (a digit touches each side at a point)."""
-    h, w = piece.shape
-    if h < 3 * MIN_HEIGHT_PX or w < 3 * MIN_HEIGHT_PX:
-        return False
-    bh, bw = max(1, int(h * FRAME_BAND)), max(1, int(w * FRAME_BAND))
-    sides = (piece[:bh].any(0), piece[-bh:].any(0), piece[:, :bw].any(1), piece[:, -bw:].any(1))
-    return min(s.mean() for s in sides) >= FRAME_SIDE_COVER
+def box_holes(mask: np.ndarray) -> list[np.ndarray]:
+    """Rectangular holes in the ink: the cells of printed boxes (single or a comb of shared edges).
+    A 0, 6, 8 or 9 has a hole too, but a round or pointed one: it fills far less of its bounding rectangle."""
+    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return []
+    holes = []
+    for contour, (_, _, _, parent) in zip(contours, hierarchy.reshape(-1, 4)):
+        if parent < 0:
+            continue  # an outer boundary, not a hole
+        (_, _), (w, h), _ = cv2.minAreaRect(contour)
+        if min(w, h) < 3 * MIN_HEIGHT_PX:
+            continue
+        if cv2.contourArea(contour) >= BOX_FILL * w * h:
+            holes.append(contour)
+    return holes
 
 
-def wipe_frames(mask: np.ndarray) -> tuple[np.ndarray, list]:
-    """Erase printed box outlines (a digit inside, even one touching the box, stays).
-    Returns the mask and its components, [x, y, w, h, label] each, with their label image."""
-    labels, comps = components(mask)
-    erased = False
-    for x, y, w, h, i in comps:
-        piece = labels[y:y + h, x:x + w] == i
-        if is_frame(piece):
-            bh, bw = max(1, int(h * FRAME_BAND)), max(1, int(w * FRAME_BAND))
-            inner = np.zeros_like(piece)
-            inner[bh:-bh, bw:-bw] = True
-            mask[y:y + h, x:x + w][piece & ~inner] = 0
-            erased = True
-    return mask, (components(mask) if erased else (labels, comps))
+def wipe_frames(mask: np.ndarray) -> np.ndarray:
+    """Erase printed box outlines around their cells (a digit inside, even one touching the box, keeps
+    all but the pixels on the line). Runs before the rule wiping, which would open the cells."""
+    for hole in box_holes(mask):
+        x, y, w, h = cv2.boundingRect(hole)
+        band = max(2, int(round(BOX_LINE * min(w, h))))
+        cv2.drawContours(mask, [hole], -1, 0, thickness=2 * band + 1)
+    return mask
 
 
-def components(mask: np.ndarray) -> list[list[int]]:
+def components(mask: np.ndarray) -> tuple[np.ndarray, list[list[int]]]:
     """[x, y, w, h, label] per connected component."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     return labels, [[*stats[i, :4], i] for i in range(1, n)]
@@ -301,7 +303,7 @@ def segment(gray: np.ndarray, kernel: int, inverted: bool):
     """Candidate digit pieces in `gray`: list of (box, ink-strength crop masked to the piece)."""
     ink = ink_map(gray, kernel, inverted)
     mask = (ink >= noise_threshold(ink)).astype(np.uint8)
-    mask, (labels, comps) = wipe_frames(wipe_lines(mask))
+    labels, comps = components(wipe_lines(wipe_frames(mask)))
     comps = [c for c in comps if (c[2] >= MIN_HEIGHT_PX or c[3] >= MIN_HEIGHT_PX)
              and not touches_edge(c[:4], labels[c[1]:c[1] + c[3], c[0]:c[0] + c[2]] == c[4], gray.shape)]
     candidates = []
