@@ -90,10 +90,14 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-# Session settings, each kept because `digitedge bench` measured it (numbers in docs/benchmarks.md).
-DEFAULT_THREADS = 1  # batch 1: a 2nd thread gains nothing on int8 (97 vs 95 us), on fp32 only while the other
-# core is idle, and it takes that core from the camera loop
-ALLOW_SPINNING = "1"  # threads > 1 only: idle workers spin between layers; blocking lost ~20 % batch-64 throughput
+# Session settings, each kept because `digitedge bench` and its probes measured it (docs/benchmarks.md).
+# Batch 1 on a 2nd thread: no gain on int8 (98 vs 95 us) unless the other core is idle, and that core is
+# the camera loop's and OpenCV's.
+DEFAULT_THREADS = 1
+# threads > 1 only: workers spinning while idle fight OpenCV's own pool inside find_digits; on 2 threads a
+# 5-digit frame took 9.5 ms spinning vs 5.3 ms blocking (5.2 on 1 thread). Spinning wins only bare batch-64
+# predict (~20 % more images/s), not what the runtime is for.
+ALLOW_SPINNING = "0"
 # ORT's QDQ propagation hoists a QuantizeLinear above a MaxPool. For an int8 model whose first conv block is
 # left in fp32 (a 1-channel int8 conv is the slowest layer) that turns an fp32 NCHWc max-pool into ORT's slow
 # uint8 NCHW one (118 vs 82 us per digit); on today's all-int8 model the optimised graph is identical.

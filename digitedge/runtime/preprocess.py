@@ -36,6 +36,8 @@ MIN_EDGE = 4.0  # grey levels per px along a piece's outline, averaged: below it
 STROKE_EDGE = 0.5  # per-digit mask at half of the digit's own stroke contrast (full width at half maximum)
 # -- lines, frames, regions (sizes are fractions of the working image unless said)
 RULE_MIN_LENGTH = 0.4  # horizontal runs longer than this x width ...
+RULE_DIGITS = 3  # ... or than this many digit heights, when known (second pass) ...
+LINE_MIN_PX = 40  # and never shorter than this (px): in a tight crop a 2's base spans the width
 RULE_THINNESS = 10  # ... and this many times longer than their ink is thick are ruled lines
 MARGIN_MIN_LENGTH = 0.7  # vertical lines: a margin or box edge spans most of the page height ...
 MARGIN_THINNESS = 20  # ... and is far thinner than a pen '1' is long
@@ -43,8 +45,10 @@ RULE_MAX_TILT = 0.15  # rise over run: ~8.5 degrees
 RULE_GAP = 0.02  # x its length: a rule broken for this long is still one line
 MARGIN_GAP = 0.1  # a faint red margin breaks up more
 LINE_COVER = 0.5  # a line found by Hough must lie on ink for this share of its length
+LINE_THICKNESS_PERCENTILE = 25  # a line's thickness where nothing is written on it
 LINE_SPAN = 0.9  # ... and some band of rows must have ink across this share of that length
 BOX_FILL = 0.9  # a hole filling this much of its rotated bounding rectangle is a printed box's cell
+BOX_MAX_ASPECT = 2.5  # a cell holds one digit: not much wider than tall
 BOX_LINE = 0.05  # erase this much of the cell's size on each side of its outline (the printed line)
 MIN_HEIGHT_PX = 6
 MIN_HEIGHT_REL = 0.3  # shorter than this x the tallest region: a speck, a dot, a crumb
@@ -127,27 +131,31 @@ def noise_threshold(ink: np.ndarray) -> float:
     return max(MIN_CONTRAST, med + NOISE_SIGMAS * 1.4826 * mad)
 
 
-def wipe_lines(mask: np.ndarray) -> np.ndarray:
+def wipe_lines(mask: np.ndarray, digit_h: float | None = None) -> np.ndarray:
     """Remove ruled lines and margin lines, then mend the strokes they crossed.
 
     A rule is a near-horizontal segment (any tilt a camera gives a page) longer than RULE_MIN_LENGTH x
-    the image width whose ink is RULE_THINNESS times thinner than it is long: a 7's bar or a 2's base can
-    be as long as a rule in a tight crop, but it is as thick as its pen. Vertical lines must span most of
-    the page and be thinner still, so that a tall 1 in a tight crop survives."""
+    the image width (or RULE_DIGITS digit heights, once the digit height is known) whose ink is
+    RULE_THINNESS times thinner than it is long: a 7's bar or a 2's base can be as long as a rule in a
+    tight crop, but it is as thick as its pen. Vertical lines must span most of the page and be thinner
+    still, so that a tall 1 in a tight crop survives."""
+    H, W = mask.shape
+    rule = W * RULE_MIN_LENGTH if digit_h is None else min(W * RULE_MIN_LENGTH, RULE_DIGITS * digit_h)
     for vertical in (True, False):  # margins first: wiping rules would cut them into 1-like pieces
         work = np.ascontiguousarray(mask.T) if vertical else mask
-        wiped = line_mask(work, MARGIN_MIN_LENGTH if vertical else RULE_MIN_LENGTH,
-                          MARGIN_THINNESS if vertical else RULE_THINNESS, MARGIN_GAP if vertical else RULE_GAP)
+        length = int(max(LINE_MIN_PX, H * MARGIN_MIN_LENGTH if vertical else rule))
+        wiped = line_mask(work, length, MARGIN_THINNESS if vertical else RULE_THINNESS,
+                          MARGIN_GAP if vertical else RULE_GAP)
         if wiped is not None:
             work = cv2.morphologyEx(cv2.subtract(work, wiped), cv2.MORPH_CLOSE, np.ones((5, 1), np.uint8))
             mask = np.ascontiguousarray(work.T) if vertical else work
     return mask
 
 
-def line_mask(mask: np.ndarray, min_length: float, thinness: float, gap: float) -> np.ndarray | None:
-    """The near-horizontal thin lines of `mask`, drawn a little thicker than found; None if there are none."""
-    length = int(mask.shape[1] * min_length)
-    if not could_hold_line(mask, length):
+def line_mask(mask: np.ndarray, length: int, thinness: float, gap: float) -> np.ndarray | None:
+    """The near-horizontal thin lines of `mask` at least `length` px long, drawn a little thicker than
+    found; None if there are none."""
+    if length > mask.shape[1] or not could_hold_line(mask, length):
         return None
     segments = cv2.HoughLinesP(mask, 1, np.pi / 180, threshold=max(10, length // 2),
                                minLineLength=length, maxLineGap=max(3, int(length * gap)))
@@ -180,7 +188,7 @@ def could_hold_line(mask: np.ndarray, length: int) -> bool:
 
 
 def ink_thickness(mask: np.ndarray, segment, reach: int) -> float:
-    """Median, over the inked points of a segment, of the unbroken vertical ink through each point;
+    """A low percentile, over the inked points of a segment, of the unbroken vertical ink through each point;
     infinite when the segment is mostly not on ink (a chance alignment of strokes, not a line)."""
     x1, y1, x2, y2 = segment
     n = int(max(abs(x2 - x1), 1))
@@ -199,7 +207,8 @@ def ink_thickness(mask: np.ndarray, segment, reach: int) -> float:
         ink = np.where(inside, mask[np.clip(rows, 0, H - 1), xs[None, :]], 0).astype(bool)
         return np.cumprod(ink, axis=0).sum(0)
 
-    return float(np.median(extent(-1) + extent(1) + 1))
+    # A low percentile, not the median: digits written on a rule thicken it along much of its length.
+    return float(np.percentile(extent(-1) + extent(1) + 1, LINE_THICKNESS_PERCENTILE))
 
 
 def box_holes(mask: np.ndarray) -> list[np.ndarray]:
@@ -213,8 +222,8 @@ def box_holes(mask: np.ndarray) -> list[np.ndarray]:
         if parent < 0:
             continue  # an outer boundary, not a hole
         (_, _), (w, h), _ = cv2.minAreaRect(contour)
-        if min(w, h) < 3 * MIN_HEIGHT_PX:
-            continue
+        if min(w, h) < 3 * MIN_HEIGHT_PX or max(w, h) > BOX_MAX_ASPECT * min(w, h):
+            continue  # too small for a digit, or a strip between ruled lines
         if cv2.contourArea(contour) >= BOX_FILL * w * h:
             holes.append(contour)
     return holes
@@ -299,11 +308,12 @@ def touches_edge(box, piece: np.ndarray, shape) -> bool:
                for touching, line, side, extent in sides)
 
 
-def segment(gray: np.ndarray, kernel: int, inverted: bool):
-    """Candidate digit pieces in `gray`: list of (box, ink-strength crop masked to the piece)."""
+def segment(gray: np.ndarray, kernel: int, inverted: bool, digit_h: float | None = None):
+    """Candidate digit pieces in `gray`: list of (box, ink-strength crop masked to the piece).
+    `digit_h`: the typical digit height in `gray` when known."""
     ink = ink_map(gray, kernel, inverted)
     mask = (ink >= noise_threshold(ink)).astype(np.uint8)
-    labels, comps = components(wipe_lines(wipe_frames(mask)))
+    labels, comps = components(wipe_lines(wipe_frames(mask), digit_h))
     comps = [c for c in comps if (c[2] >= MIN_HEIGHT_PX or c[3] >= MIN_HEIGHT_PX)
              and not touches_edge(c[:4], labels[c[1]:c[1] + c[3], c[0]:c[0] + c[2]] == c[4], gray.shape)]
     candidates = []
@@ -448,7 +458,7 @@ def _segment_at(gray: np.ndarray, scale: float, digit_h: float | None, inverted:
     work = gray if scale == 1.0 else cv2.resize(gray, None, fx=scale, fy=scale,
                                                  interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     kernel = odd(BG_KERNEL_DIGITS * digit_h) if digit_h else odd(min(work.shape) * BG_KERNEL_FRAC)
-    return work, segment(work, kernel, inverted)
+    return work, segment(work, kernel, inverted, DIGIT_HEIGHT if digit_h else None)
 
 
 def reading_order(regions: list[Region]) -> list[Region]:
