@@ -83,7 +83,8 @@ def cmd_live(a):
 def cmd_bench(a):
     from .tools.bench import run_bench
 
-    return run_bench(model=a.model, threads=a.threads, seconds=a.seconds, fmt=a.format, data_dir=a.data_dir)
+    return run_bench(model=a.model, threads=a.threads, seconds=a.seconds, fmt=a.format, data_dir=a.data_dir,
+                     checkpoint=a.checkpoint)
 
 
 class Parser(argparse.ArgumentParser):
@@ -153,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="CPU latency and throughput of every installed backend, side by side")
     b.add_argument("--model", help="fp32 .onnx (its .int8.onnx twin is benchmarked too); default: shipped")
+    b.add_argument("--checkpoint", help="the .pt the model came from, for the PyTorch row (default: found by sha256)")
     b.add_argument("--threads", type=int, help="'all cores' thread count (default: os.cpu_count())")
     b.add_argument("--seconds", type=float, default=2.0, help="time budget per measurement")
     b.add_argument("--format", choices=["table", "json"], default="table")

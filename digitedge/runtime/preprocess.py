@@ -105,11 +105,19 @@ def odd(n: float) -> int:
     return max(3, int(n) | 1)
 
 
+def quantiles(values: np.ndarray, qs) -> list[float]:
+    """Lower quantiles by one partial sort (np.percentile sorts once per call and interpolates)."""
+    flat = values.ravel()
+    ks = [int(q * (flat.size - 1)) for q in qs]
+    part = np.partition(flat, ks)
+    return [float(part[k]) for k in ks]
+
+
 def light_on_dark(gray: np.ndarray) -> bool:
     """Polarity: paper is the majority, ink the sparse tail. Chalk on a board is a bright tail on a dark median.
 
     (A top-hat/black-hat comparison is fooled by paper enclosed in the loops of thin dark strokes.)"""
-    lo, med, hi = np.percentile(gray[::STATS_STRIDE, ::STATS_STRIDE], (INK_TAIL, 50, 100 - INK_TAIL))
+    lo, med, hi = quantiles(gray[::STATS_STRIDE, ::STATS_STRIDE], (INK_TAIL / 100, 0.5, 1 - INK_TAIL / 100))
     return (hi - med) > (med - lo)
 
 
@@ -126,8 +134,8 @@ def ink_map(gray: np.ndarray, kernel: int, inverted: bool) -> np.ndarray:
 
 def noise_threshold(ink: np.ndarray) -> float:
     sample = ink[::STATS_STRIDE, ::STATS_STRIDE]  # the statistics of a regular subsample: 16x less work
-    med = float(np.median(sample))
-    mad = float(np.median(np.abs(sample.astype(np.float32) - med)))
+    med = quantiles(sample, (0.5,))[0]
+    mad = quantiles(np.abs(sample.astype(np.float32) - med), (0.5,))[0]
     return max(MIN_CONTRAST, med + NOISE_SIGMAS * 1.4826 * mad)
 
 
@@ -241,7 +249,8 @@ def wipe_frames(mask: np.ndarray) -> np.ndarray:
 
 def components(mask: np.ndarray) -> tuple[np.ndarray, list[list[int]]]:
     """[x, y, w, h, label] per connected component."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    # Grana's block-based labelling: same labels, ~2.5x faster with statistics than the default here.
+    n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
     return labels, [[*stats[i, :4], i] for i in range(1, n)]
 
 
@@ -312,7 +321,7 @@ def segment(gray: np.ndarray, kernel: int, inverted: bool, digit_h: float | None
     """Candidate digit pieces in `gray`: list of (box, ink-strength crop masked to the piece).
     `digit_h`: the typical digit height in `gray` when known."""
     ink = ink_map(gray, kernel, inverted)
-    mask = (ink >= noise_threshold(ink)).astype(np.uint8)
+    mask = cv2.threshold(ink, np.ceil(noise_threshold(ink)) - 1, 1, cv2.THRESH_BINARY)[1]  # ink >= threshold
     labels, comps = components(wipe_lines(wipe_frames(mask), digit_h))
     comps = [c for c in comps if (c[2] >= MIN_HEIGHT_PX or c[3] >= MIN_HEIGHT_PX)
              and not touches_edge(c[:4], labels[c[1]:c[1] + c[3], c[0]:c[0] + c[2]] == c[4], gray.shape)]
@@ -380,9 +389,10 @@ def tight(mask: np.ndarray) -> np.ndarray:
 
 def mnist_crop(strength: np.ndarray) -> np.ndarray | None:
     """One digit's ink strength (0 = paper) -> uint8 28x28 in MNIST's recipe, or None if nothing is left."""
-    peak = np.percentile(strength[strength > 0], 90) if (strength > 0).any() else 0
-    if peak <= 0:
+    inked = strength[strength > 0]
+    if inked.size == 0:
         return None
+    peak = float(np.partition(inked, int(0.9 * (inked.size - 1)))[int(0.9 * (inked.size - 1))])  # 90th percentile
     mask = (strength >= STROKE_EDGE * peak).astype(np.uint8)
     # Morphology at a bounded size: a 1000 px digit costs what a 96 px one does.
     scale = min(1.0, CROP_WORK / max(mask.shape))
