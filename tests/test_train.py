@@ -41,8 +41,10 @@ def test_checkpoints_are_self_describing_and_load_weights_only(trained_run):
 
 
 def test_run_folders_never_overwrite(tmp_path):
-    first = train_mod.next_run_dir(tmp_path)
-    second = train_mod.next_run_dir(tmp_path)
+    from digitedge.files import next_run_dir
+
+    first = next_run_dir(tmp_path)
+    second = next_run_dir(tmp_path)
     assert (first.name, second.name) == ("exp", "exp2")
 
 

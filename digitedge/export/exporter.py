@@ -6,7 +6,6 @@ Both files are written to temp names first and renamed only after every check pa
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import logging
@@ -22,6 +21,7 @@ import torch
 
 from .. import __version__
 from ..errors import CheckpointError
+from ..files import digest
 from ..runtime.model import INPUT_SHAPE, META_PREFIX, PREPROCESS_RECIPE, to_input
 from ..training.checkpoint import load_model
 from ..training.data import load_mnist
@@ -36,10 +36,6 @@ def newest_checkpoint(runs: Path = Path("runs/train")) -> Path:
     if not found:
         raise CheckpointError(f"no checkpoint given and no {runs}/*/best.pt: run `digitedge train` first, or pass CHECKPOINT")
     return found[-1]
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def export_fp32(model: torch.nn.Module, path: Path, opset: int) -> None:
@@ -85,7 +81,7 @@ def base_metadata(ckpt_path: Path, ckpt: dict) -> dict[str, str]:
                              "scale": "pixel / 255, range [0, 1]", "polarity": "white digit on black (MNIST)"}),
         "output": json.dumps({"name": "logits", "dtype": "float32", "shape": ["N", 10]}),
         "preprocess": PREPROCESS_RECIPE,
-        "checkpoint_sha256": sha256(ckpt_path),
+        "checkpoint_sha256": digest(ckpt_path),
         "train_config": json.dumps(ckpt.get("config", {})),
         "version": __version__,
     }

@@ -34,7 +34,7 @@ def fp32_checks(torch_logits: np.ndarray, onnx_logits: np.ndarray) -> list[Check
     dmax = float(np.abs(torch_logits - onnx_logits).max())
     agree = agreement(torch_logits, onnx_logits)
     return [Check(f"fp32 ONNX vs PyTorch: max |Δlogit| ({n} images)", f"{dmax:.2e}", f"≤ {FP32_MAX_DLOGIT:.0e}", dmax <= FP32_MAX_DLOGIT),
-            Check(f"fp32 ONNX vs PyTorch: top-1 agreement", f"{agree:.2%}", f"≥ {FP32_MIN_AGREEMENT:.0%}", agree >= FP32_MIN_AGREEMENT)]
+            Check("fp32 ONNX vs PyTorch: top-1 agreement", f"{agree:.2%}", f"≥ {FP32_MIN_AGREEMENT:.0%}", agree >= FP32_MIN_AGREEMENT)]
 
 
 def int8_checks(fp32_logits: np.ndarray, int8_logits: np.ndarray, labels: np.ndarray) -> list[Check]:

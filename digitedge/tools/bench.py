@@ -18,7 +18,6 @@ torch and openvino are imported only here, lazily, and their rows are skipped wi
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -37,6 +36,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import CheckpointError, DataError, DigitedgeError, ModelError
+from ..files import digest
 from ..runtime.classifier import DigitClassifier, text_of
 from ..runtime.model import INPUT_SHAPE, OnnxModel, read_metadata, shipped_model_path, to_input
 
@@ -160,14 +160,6 @@ def pytorch_backend(checkpoint: Path | None, reason: str | None) -> Backend:
     return Backend("pytorch", "fp32", via, checkpoint, make)
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def find_checkpoint(fp32: Path, checkpoint=None, pattern: str = CHECKPOINT_GLOB) -> tuple[Path | None, str | None]:
     """The checkpoint the .onnx was exported from: (path, None), or (None, why not)."""
     if checkpoint:
@@ -176,7 +168,7 @@ def find_checkpoint(fp32: Path, checkpoint=None, pattern: str = CHECKPOINT_GLOB)
     if not wanted:
         return None, f"{fp32.name} names no source checkpoint (metadata checkpoint_sha256)"
     for candidate in sorted(Path().glob(pattern)):
-        if sha256(candidate) == wanted:
+        if digest(candidate) == wanted:
             return candidate, None
     return None, f"no {pattern} with sha256 {wanted[:12]}... (the checkpoint {fp32.name} was exported from)"
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import cv2
 
+from digitedge.files import next_run_dir
 from digitedge.tools.synth import write_clip
 from digitedge.training.data import DataError
 
@@ -28,18 +29,6 @@ GOAL = 0.93  # share of scored frames read exactly
 FPS, SECONDS_PER_SHOT, SIZE = 15, 1.0, (640, 480)
 SHOTS = 24  # 8 each of single digits, digit rows and blank paper on average: 360 frames
 SHOW_FAILURES = 12
-
-
-def next_run_dir(base: str | Path, name: str = "exp") -> Path:
-    """runs/liveeval/exp, exp2, ...: never reuse a folder (as training's run folders; kept here so this tool
-    does not import the training code and torch)."""
-    base = Path(base)
-    n, path = 1, base / name
-    while path.exists():
-        n += 1
-        path = base / f"{name}{n}"
-    path.mkdir(parents=True)
-    return path
 
 
 def kind_of(text: str) -> str:

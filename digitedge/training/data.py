@@ -8,7 +8,6 @@ mirrors; with no network the error says which files are missing and where to put
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import tempfile
 import urllib.error
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..files import digest
 
 # The four standard files and their published MD5s.
 FILES = {
@@ -89,14 +89,6 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
     path.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
 
 
-def md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _download(name: str, dest: Path, progress: bool) -> None:
     """Fetch one file from the first mirror that answers, into a temp file then renamed."""
     errors = []
@@ -145,11 +137,11 @@ def ensure_files(data_dir: str | os.PathLike | None = None, download: bool = Tru
         missing = []
     if missing:
         raise DataError(f"MNIST files missing in {folder}: {', '.join(missing)}; put them there or set DIGITEDGE_DATA")
-    for name, digest in FILES.values():
+    for name, expected in FILES.values():
         path = _find(folder, name)
         # A raw (uncompressed) copy has other checksums; its header/length check in read_idx guards it.
-        if path.suffix == ".gz" and md5(path) != digest:
-            raise DataError(f"{path}: checksum mismatch (md5 {md5(path)}, expected {digest}); the file is corrupt, delete it")
+        if path.suffix == ".gz" and (found := digest(path, "md5")) != expected:
+            raise DataError(f"{path}: checksum mismatch (md5 {found}, expected {expected}); the file is corrupt, delete it")
     return folder
 
 

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..errors import DigitedgeError
+from ..files import next_run_dir
 from .checkpoint import FORMAT, atomic_save, load_checkpoint
 from .config import TrainConfig
 from .data import load_mnist
@@ -116,20 +117,6 @@ def run_epoch(model, x, y, cfg, device, bf16, optimizer=None, scheduler=None, ge
         seen = min(i + bs, n)
         bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
     return loss_sum / n, correct / n, torch.cat(preds)
-
-
-def next_run_dir(base: str | os.PathLike, name: str = "exp") -> Path:
-    """runs/train/exp, exp2, exp3, ...: never reuse a folder."""
-    base = Path(base)
-    base.mkdir(parents=True, exist_ok=True)
-    for i in range(1, 10_000):
-        path = base / (name if i == 1 else f"{name}{i}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"{base}: no free run folder name")
 
 
 def make_optimizer(model, cfg: TrainConfig, steps_per_epoch: int):
