@@ -4,10 +4,13 @@ One implementation shared by `classify`, `live`, the real-world evaluation and t
 
 The pipeline, and why:
 1. grey, at a reduced working scale (a VGA frame is segmented at 320 px: morphology cost grows with area);
-2. ink map = black-hat (or top-hat) with a kernel wider than any stroke: it subtracts the local paper level,
-   so uneven light and shadows vanish, and comparing the two tells the polarity (ink on paper vs chalk);
-3. threshold above the noise floor, wipe long ruled lines and printed box frames, then connected components;
-   broken strokes of one digit are joined, specks, borders and blobs dropped, touching pairs split;
+   polarity (ink on paper, or chalk on a board) from which tail of the histogram is the sparse one;
+2. ink map = black-hat (top-hat for light ink) with a kernel wider than any stroke: it subtracts the local
+   paper level, so uneven light and shadows vanish;
+3. threshold above the noise floor; wipe printed boxes (rectangular holes), then ruled lines and margins
+   (Hough segments far longer than thick); connected components; pieces without sharp edges (shadow
+   borders, vignetting) dropped, broken strokes of one digit joined, specks, borders and lines dropped,
+   touching pairs split;
 4. when the digits came out small, redo 1-3 at a scale where they are about `DIGIT_HEIGHT` px tall;
 5. each region: re-threshold at half its own stroke contrast, bring the stroke width to MNIST's, fit into
    20x20 keeping aspect (anti-aliased by INTER_AREA) and centre by centre of mass in 28x28 (the MNIST recipe).
@@ -47,12 +50,12 @@ RULE_MAX_TILT = 0.15  # rise over run: ~8.5 degrees
 RULE_GAP = 0.02  # x its length: a rule broken for this long is still one line
 MARGIN_GAP = 0.1  # a faint red margin breaks up more
 LINE_COVER = 0.5  # a line found by Hough must lie on ink for this share of its length
+LINE_SPAN = 0.9  # Hough runs only if some band of rows has ink across this share of a line's length
 LINE_THICKNESS_PERCENTILE = 25  # a line's thickness where nothing is written on it
-LINE_SPAN = 0.9  # ... and some band of rows must have ink across this share of that length
 BOX_FILL = 0.9  # a hole filling this much of its rotated bounding rectangle is a printed box's cell
 BOX_MAX_ASPECT = 2.5  # a cell holds one digit: not much wider than tall
 BOX_LINE = 0.05  # erase this much of the cell's size on each side of its outline (the printed line)
-MIN_HEIGHT_PX = 6
+MIN_HEIGHT_PX = 6  # px in the working image: anything smaller is noise
 MIN_HEIGHT_REL = 0.3  # shorter than this x the tallest region: a speck, a dot, a crumb
 MAX_SIDE_FRAC = 0.95  # spans the whole frame both ways: a page edge, a shadow
 EDGE_CONTACT = 0.3  # touches this much of an image border ...
