@@ -13,6 +13,7 @@ from . import __version__
 from .errors import DigitedgeError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+TRAIN_FLAGS = ("epochs", "batch_size", "lr", "seed", "data_dir", "device")  # flags that map onto TrainConfig
 
 
 class UserError(DigitedgeError):
@@ -24,12 +25,12 @@ def cmd_train(a):
     from .training.train import train
 
     if a.resume:
-        given = [k for k in ("epochs", "batch_size", "lr", "seed", "data_dir", "device") if getattr(a, k) is not None]
+        given = [k for k in TRAIN_FLAGS if getattr(a, k) is not None]
         if given:
             raise UserError(f"--resume continues a run with its saved config; drop {', '.join('--' + g.replace('_', '-') for g in given)}")
         train(resume=a.resume)
         return EXIT_OK
-    overrides = {k: getattr(a, k) for k in ("epochs", "batch_size", "lr", "seed", "data_dir", "device") if getattr(a, k) is not None}
+    overrides = {k: getattr(a, k) for k in TRAIN_FLAGS if getattr(a, k) is not None}
     if a.subset is not None:
         overrides["limit"] = a.subset
     if a.no_augment:
@@ -54,9 +55,10 @@ def cmd_evaluate(a):
         return EXIT_OK
     if not a.model:
         raise UserError("evaluate needs MODEL (a .pt checkpoint or .onnx file), or --real DIR / --synth N")
+    from .files import next_run_dir
     from .training.evaluate import evaluate
 
-    evaluate(a.model, out=a.out or "runs/evaluate", data_dir=a.data_dir)
+    evaluate(a.model, out=a.out or next_run_dir("runs/evaluate"), data_dir=a.data_dir)
     return EXIT_OK
 
 
@@ -116,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="MNIST test accuracy and report for a .pt or .onnx, or --real DIR")
     e.add_argument("model", nargs="?", help="checkpoint (.pt) or model (.onnx)")
-    e.add_argument("--out", help="report folder (default runs/evaluate)")
+    e.add_argument("--out", help="report folder (default: a new runs/evaluate/expN)")
     e.add_argument("--data-dir")
     e.add_argument("--real", metavar="DIR", help="evaluate the runtime on a realdigits folder (labels.csv)")
     e.add_argument("--synth", type=int, metavar="N", help="evaluate the runtime on N camera-style frames from MNIST test")
