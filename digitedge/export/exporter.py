@@ -109,7 +109,7 @@ def export(checkpoint=None, out=None, quantize=False, opset=18, calib=2000, chec
             meta["test_accuracy"] = f"{parity.accuracy(fp32, test.labels):.4f}"
             checks += parity.fp32_checks(ref, fp32)
         set_metadata(tmp["fp32"], meta, "digitedge SimpleCNN, fp32")
-        written = [("fp32", tmp["fp32"])]
+        written = [("fp32", tmp["fp32"], meta)]
         if quantize:
             train = load_mnist("train", data_dir)
             pick = np.random.default_rng(CALIB_SEED).choice(len(train.labels), size=min(calib, len(train.labels)), replace=False)
@@ -119,18 +119,19 @@ def export(checkpoint=None, out=None, quantize=False, opset=18, calib=2000, chec
             set_metadata(tmp["int8"], meta8, "digitedge SimpleCNN, static int8 (QDQ)")
             checks += parity.int8_checks(fp32, int8, test.labels)
             checks.append(parity.size_check(tmp["fp32"].stat().st_size, tmp["int8"].stat().st_size))
-            written.append(("int8", tmp["int8"]))
+            written.append(("int8", tmp["int8"], meta8))
         if checks:
             log(parity.format_table(checks))
         failed = [c.name for c in checks if not c.ok]
         if failed and check:
             log(f"export: parity check failed ({'; '.join(failed)}); nothing written (--no-check to write anyway)")
             return False
-        for kind, path in written:
+        for kind, path, kind_meta in written:
+            replaced = final[kind].exists()  # said, never silent: an earlier export is being replaced
             os.replace(path, final[kind])
-            log(f"{final[kind]}  {final[kind].stat().st_size / 1e6:.2f} MB"
-                + (f"  MNIST test accuracy {meta['test_accuracy'] if kind == 'fp32' else meta8['test_accuracy']}"
-                   if test is not None else ""))
+            acc = kind_meta.get("test_accuracy")
+            log(f"{final[kind]}  {final[kind].stat().st_size / 1e6:.2f} MB" + (f"  MNIST test accuracy {acc}" if acc else "")
+                + ("  (replaced the earlier file)" if replaced else ""))
     finally:
         for path in tmp.values():
             path.unlink(missing_ok=True)

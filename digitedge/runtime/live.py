@@ -182,6 +182,7 @@ class VideoSaver:
 
     def __init__(self, path: str | os.PathLike | None, fps: float, size: tuple[int, int]):
         self.path, self.size, self.frames, self.writer = (Path(path) if path else None), size, 0, None
+        self.replaced = False
         if self.path is None:
             return
         if self.path.suffix.lower() not in SAVE_EXTS:
@@ -212,6 +213,7 @@ class VideoSaver:
         if not self.frames:
             self.tmp.unlink(missing_ok=True)
             return None
+        self.replaced = self.path.exists()  # said in the summary: an earlier video is never replaced silently
         os.replace(self.tmp, self.path)
         return self.path
 
@@ -378,11 +380,11 @@ def run_live(source, model=None, save=None, display: bool = True, threads: int |
         finally:
             saved = saver.close()
             src.close()
-            print(summary(src, meter, reason, saved, threads), file=sys.stderr)
+            print(summary(src, meter, reason, saved, threads, saver.replaced), file=sys.stderr)
     return EXIT_INTERRUPTED if reason == "interrupted" else EXIT_OK
 
 
-def summary(src, meter: FpsMeter, reason: str, saved: Path | None, threads: int | None) -> str:
+def summary(src, meter: FpsMeter, reason: str, saved: Path | None, threads: int | None, replaced: bool = False) -> str:
     why = {"end": "stream ended" if src.is_live else "end of file", "quit": "quit", "interrupted": "interrupted",
            "stdout closed": "stdout closed", "error": "error"}[reason]
     parts = [f"live: {src.name} ({src.size[0]}x{src.size[1]}): {src.frames_read} frames read, {meter.count} processed, "
@@ -391,5 +393,5 @@ def summary(src, meter: FpsMeter, reason: str, saved: Path | None, threads: int 
     if src.reconnects:
         parts.append(f"{src.reconnects} reconnect{'s' if src.reconnects > 1 else ''}")
     if saved:
-        parts.append(f"video saved to {saved}")
+        parts.append(f"video saved to {saved}" + (" (replacing the earlier file)" if replaced else ""))
     return "; ".join(parts)
