@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import sys
 
 from . import __version__
@@ -194,6 +195,9 @@ def main(argv=None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `digitedge classify ... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except DigitedgeError as e:
         print(f"digitedge {args.verb}: error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -61,6 +61,8 @@ MAX_SIDE_FRAC = 0.95  # spans the whole frame both ways: a page edge, a shadow
 EDGE_CONTACT = 0.3  # touches this much of an image border ...
 EDGE_SPAN = 0.8  # ... and spans this much of it: a desk, a page edge, a vignette
 LINE_VS_MEDIAN = 3.0  # a thin piece this many median digit heights long is a line
+CUT_GAP = 0.3  # thin pieces this close (x their height) end to end ...
+CUT_SPAN = 2.0  # ... spanning this many digit heights are one line cut by wiped rules
 MAX_ASPECT = 4.0  # wider than tall by this: a dash or a leftover line
 MAX_FILL = 0.8  # solid blobs are not strokes (when wider than half their height)
 JOIN_OVERLAP = 0.5  # join two pieces overlapping this much horizontally ...
@@ -194,7 +196,12 @@ def line_mask(mask: np.ndarray, length: int, thinness: float, gap: float) -> np.
             continue
         thick = ink_thickness(mask, (x1, y1, x2, y2), int(run // thinness) + 1)
         if thick * thinness <= run:  # inf (not a line) never is
-            cv2.line(wiped, (int(x1), int(y1)), (int(x2), int(y2)), 1, int(thick) + 2)
+            # A printed line is straight and crosses the page: carry it on past where writing hid it
+            # from Hough, to the image edges (wiping only removes ink that lies on it).
+            slope = (y2 - y1) / (x2 - x1) if x2 != x1 else 0.0
+            ends = [(0, y1 - slope * x1), (mask.shape[1] - 1, y1 + slope * (mask.shape[1] - 1 - x1))]
+            (a, b), (c, d) = ends
+            cv2.line(wiped, (int(a), int(round(b))), (int(c), int(round(d))), 1, int(thick) + 2)
     return wiped if wiped.any() else None
 
 
@@ -388,10 +395,35 @@ def drop_outsized(candidates: list, shape) -> list:
     median_h = float(np.median([b[3] for b, _ in pieces])) if pieces else 0
     pieces = [(b, s) for b, s in pieces
               if not (max(b[2], b[3]) > LINE_VS_MEDIAN * median_h and min(b[2], b[3]) < 0.25 * max(b[2], b[3]))]
+    broken = broken_vertical_line([b for b, _ in pieces], median_h)
+    pieces = [p for i, p in enumerate(pieces) if i not in broken]
     inside = [b[3] for b, _ in pieces if not on_border(b)]
     tallest = max(inside or [b[3] for b, _ in pieces] or [0])
     return [(b, s) for b, s in pieces
             if b[3] >= (FRAGMENT if on_border(b) else MIN_HEIGHT_REL) * tallest and not (on_border(b) and b[3] > tallest)]
+
+
+def broken_vertical_line(boxes: list, median_h: float) -> set[int]:
+    """Indices of thin upright pieces stacked end to end in one column, CUT_SPAN digit heights in all:
+    a margin line that the rule wiping cut into 1-like pieces. (A column of real 1s, one per written
+    line, has a line's spacing between them, not a cut's.)"""
+    thin = sorted((i for i, b in enumerate(boxes) if b[2] < 0.25 * b[3]), key=lambda i: boxes[i][1])
+    chains: list[list[int]] = []
+    for i in thin:
+        x, y, w, h = boxes[i]
+        for chain in chains:
+            px, py, pw, ph = boxes[chain[-1]]
+            if abs((x + w / 2) - (px + pw / 2)) <= max(w, pw) + 2 and y - (py + ph) <= CUT_GAP * max(h, ph):
+                chain.append(i)
+                break
+        else:
+            chains.append([i])
+    out = set()
+    for chain in chains:
+        top, bottom = boxes[chain[0]][1], max(boxes[i][1] + boxes[i][3] for i in chain)
+        if len(chain) > 1 and bottom - top > CUT_SPAN * median_h:
+            out.update(chain)
+    return out
 
 
 def stroke_width(mask: np.ndarray) -> float:
