@@ -70,6 +70,17 @@ def test_every_pixel_format_reads_the_same(clf, kind):
     assert text_of(clf.classify(variants[kind])) == "7"
 
 
+def test_16_bit_and_transparent_png_files_are_read(clf, tmp_path):
+    img = paper_with_text(["4"], height=200)
+    cv2.imwrite(str(tmp_path / "deep.png"), img.astype(np.uint16) * 257)
+    bgra = cv2.cvtColor(img, cv2.COLOR_BGR2BGRA)
+    bgra[..., 3] = np.where(img[..., 0] > 128, 0, 255)  # paper transparent, ink opaque
+    cv2.imwrite(str(tmp_path / "alpha.png"), bgra)
+    deep, alpha = read_image(tmp_path / "deep.png"), read_image(tmp_path / "alpha.png")
+    assert deep.dtype == np.uint16 and alpha.shape[2] == 4
+    assert text_of(clf.classify(deep)) == "4" and text_of(clf.classify(alpha)) == "4"
+
+
 def test_transparent_png_background_is_paper(clf):
     bgra = np.zeros((300, 300, 4), np.uint8)  # fully transparent ...
     cv2.putText(bgra, "4", (80, 240), cv2.FONT_HERSHEY_SIMPLEX, 7, (20, 20, 20, 255), 24, cv2.LINE_AA)  # ... dark ink
