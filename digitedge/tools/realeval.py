@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..errors import DigitedgeError
 from ..runtime import DigitClassifier, ImageError, read_image, text_of
 from ..runtime.preprocess import mnist_crop
 
@@ -74,8 +75,6 @@ def evaluate_real(root, model=None, out=None, log=print) -> int:
     root = Path(root)
     labels_csv = root / "labels.csv"
     if not labels_csv.is_file():
-        from ..errors import DigitedgeError
-
         raise DigitedgeError(f"{labels_csv}: missing; --real wants a realdigits folder with labels.csv")
     clf = DigitClassifier(model)
     rows = list(csv.DictReader(open(labels_csv, newline="")))
