@@ -42,7 +42,8 @@ def decode(data: bytes) -> np.ndarray:
     size = declared_size(data)
     if size and size[0] * size[1] > MAX_PIXELS:
         raise ImageError(f"image too large ({size[0]}x{size[1]} pixels, limit {MAX_PIXELS / 1e6:.0f} MP)")
-    if data[:2] == b"\xff\xd8" and not data.rstrip(b"\0\r\n ")[-2:] == b"\xff\xd9":
+    # A phone may append a trailer after the end-of-image marker: the marker must follow the last scan.
+    if data[:2] == b"\xff\xd8" and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
         raise ImageError("truncated JPEG (no end-of-image marker)")
     if data[:8] == b"\x89PNG\r\n\x1a\n" and b"IEND" not in data[-64:]:
         raise ImageError("truncated PNG (no IEND chunk)")
