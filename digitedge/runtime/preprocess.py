@@ -1,24 +1,33 @@
-"""Any photo, scan or video frame -> the digit regions on it, each as an MNIST-style 28x28 crop.
+"""Any photo, scan, drawing or video frame -> the digit regions on it, each as an MNIST-style 28x28 crop.
 
-One implementation shared by `classify`, `live`, the real-world evaluation and the tests. OpenCV + numpy.
+One implementation shared by `classify`, `live`, the evaluations, training (the model learns on what this
+finds in generated scenes, rejects included) and the tests. OpenCV + numpy.
 
-The pipeline, and why:
-1. grey, at a reduced working scale (a VGA frame is segmented at 320 px: morphology cost grows with area);
-   polarity (ink on paper, or chalk on a board) from which tail of the histogram is the sparse one;
-2. ink map = black-hat (top-hat for light ink) with a kernel wider than any stroke: it subtracts the local
-   paper level, so uneven light and shadows vanish;
-3. threshold above the noise floor; wipe printed boxes (rectangular holes), then ruled lines and margins
-   (Hough segments far longer than thick); connected components; pieces without sharp edges (shadow
-   borders, vignetting) dropped, broken strokes of one digit joined, specks, borders and lines dropped,
-   touching pairs split;
-4. when the digits came out small, redo 1-3 at a scale where they are about `DIGIT_HEIGHT` px tall;
-5. each region: re-threshold at half its own stroke contrast, bring the stroke width to MNIST's, fit into
-   20x20 keeping aspect (anti-aliased by INTER_AREA) and centre by centre of mass in 28x28 (the MNIST recipe).
+The finder is permissive: it proposes every piece of ink that could be a digit, and the model, trained on
+what the finder cuts out of generated scenes (rule and grid pieces, page edges, separators, half digits and
+merged pairs among them), rejects what is not one. The rules left here are relative ones — a piece against
+the digits around it — so they hold for a 28 px crop and a 12 MP page alike:
+
+1. grey, one polarity (ink darker than its ground; chalk and white-on-black drawings are inverted), at a
+   working scale (a VGA frame is searched at 320 px);
+2. ink = local ground - pixel. The ground is the larger of a median (unbiased on vignetting and light
+   gradients, and it keeps the steps of desks, scanner margins and hard shadows) and a closing a quarter
+   as wide (which fills the thick strokes of a bold marker);
+3. threshold above the noise floor, with hysteresis (faint pencil held by its darker parts); printed boxes
+   removed (rectangular holes); straight thin lines removed when they are several digits long (rules,
+   grids, margins, page edges) — a 2's base or a 7's bar is never that long;
+4. pieces: broken strokes joined, specks, lines and cut-off neighbours dropped by size against the others,
+   touching digits split where they are far too wide for one;
+5. again at a scale where digits are about `DIGIT_HEIGHT` px tall, with the ground and lines measured in
+   digit heights;
+6. reading order: lines grown left to right along their own slope; digits on a steep line turned upright;
+7. each piece: re-threshold at half its own stroke contrast, bring the stroke width to MNIST's, fit into
+   20x20 keeping aspect and centre by centre of mass in 28x28 (the MNIST recipe).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -28,52 +37,58 @@ SEG_LONG_SIDE = 320  # first pass: long side in px
 DIGIT_HEIGHT = 36  # second pass: aim for digits this tall (px) in the working image
 RESCALE_MIN = 1.25  # ... when that means zooming in by at least this
 MAX_UPSCALE = 2.0  # never blow a small input up more than this
-# -- ink map and threshold
-BG_KERNEL_FRAC = 1 / 3  # pass-1 black-hat kernel, fraction of the short side
-HALF_RES_KERNEL = 41  # kernels this large estimate the background at half resolution
-HALF_RES_SNAP = 5  # px: how far an upscaled background step may have smeared
-BG_KERNEL_DIGITS = 1.0  # pass-2 black-hat kernel, x the median digit height
+SCOUT_HEIGHT_PX = 3  # first pass: pieces this tall already tell the digit scale
+# -- ground, ink and threshold
+BG_KERNEL_FRAC = 0.5  # first pass: ground window, fraction of the short side
+BG_KERNEL_DIGITS = 2.0  # second pass: ground window, x the typical digit height
+BG_CLOSE_FRAC = 0.25  # the closing that fills bold strokes, x the ground window
+HALF_RES_KERNEL = 41  # windows this large estimate the ground at a reduced resolution ...
+MAX_GROUND_KERNEL = 64  # ... where the window is at most this wide (px)
 STATS_STRIDE = 4  # image statistics (polarity, noise) from every 4th pixel of every 4th row
 INK_TAIL = 0.5  # percent of pixels at each end that decide the polarity
-MIN_CONTRAST = 14  # grey levels: ink must stand this far from its paper, however clean the image
+MIN_CONTRAST = 10  # grey levels: ink must stand this far from its ground, however clean the image
 NOISE_SIGMAS = 5  # ... and this many noise sigmas (robust, from the ink map's MAD)
-MIN_EDGE = 4.0  # grey levels per px along a piece's outline, averaged: below it is a ramp, not a stroke
+HYSTERESIS = 0.5  # ink this strong (x the threshold) counts where it touches ink above the threshold ...
+WEAK_SIGMAS = 3.5  # ... and stands this many noise sigmas above the paper
+MIN_EDGE = 3.0  # grey levels per px along a piece's outline, averaged: below it is a ramp, not a stroke
 STROKE_EDGE = 0.5  # per-digit mask at half of the digit's own stroke contrast (full width at half maximum)
-# -- lines, frames, regions (sizes are fractions of the working image unless said)
-RULE_MIN_LENGTH = 0.4  # horizontal runs longer than this x width ...
-RULE_DIGITS = 3  # ... or than this many digit heights, when known (second pass) ...
-LINE_MIN_PX = 40  # and never shorter than this (px): in a tight crop a 2's base spans the width
-RULE_THINNESS = 10  # ... and this many times longer than their ink is thick are ruled lines
-MARGIN_MIN_LENGTH = 0.7  # vertical lines: a margin or box edge spans most of the page height ...
-MARGIN_THINNESS = 20  # ... and is far thinner than a pen '1' is long
-RULE_MAX_TILT = 0.15  # rise over run: ~8.5 degrees
-RULE_GAP = 0.02  # x its length: a rule broken for this long is still one line
-MARGIN_GAP = 0.1  # a faint red margin breaks up more
+# -- lines
+LINE_MIN_PX = 24  # px in the working image: the shortest straight run looked at as a possible line
+RULE_DIGITS = 2.5  # a straight thin run this many digit heights long is a rule, a grid or a page edge
+RULE_THINNESS = 8  # ... and it must be this many times longer than its ink is thick
+GRID_MAX_TILT = 0.15  # rise over run: grid and ruling lines lie within ~8.5 degrees of the image axes
+RULE_GAP = 0.03  # x its length: a line broken for this long is still one line
 LINE_COVER = 0.5  # a line found by Hough must lie on ink for this share of its length
 LINE_SPAN = 0.9  # Hough runs only if some band of rows has ink across this share of a line's length
 LINE_THICKNESS_PERCENTILE = 25  # a line's thickness where nothing is written on it
+KEEP_DARKER = 2.0  # on a line's path, ink this much stronger than the line itself is writing crossing it
+GRID_LINES = 3  # this many parallel lines crossing the whole frame are a printed grid or ruling ...
+FRAME_SPAN = 0.8  # ... crossing: this share of the frame's width (height for vertical lines)
+GRID_THICKNESS = 1.5  # ... and none thicker than this x their median thickness (+1 px): not a pen stroke
+# -- printed boxes
 BOX_FILL = 0.9  # a hole filling this much of its rotated bounding rectangle is a printed box's cell
 BOX_MAX_ASPECT = 2.5  # a cell holds one digit: not much wider than tall
 BOX_LINE = 0.05  # erase this much of the cell's size on each side of its outline (the printed line)
+# -- pieces (relative to the other pieces unless said)
 MIN_HEIGHT_PX = 6  # px in the working image: anything smaller is noise
-MIN_HEIGHT_REL = 0.3  # shorter than this x the tallest region: a speck, a dot, a crumb
-MAX_SIDE_FRAC = 0.95  # spans the whole frame both ways: a page edge, a shadow
-EDGE_CONTACT = 0.3  # touches this much of an image border ...
-EDGE_SPAN = 0.8  # ... and spans this much of it: a desk, a page edge, a vignette
-LINE_VS_MEDIAN = 3.0  # a thin piece this many median digit heights long is a line
-CUT_GAP = 0.3  # thin pieces this close (x their height) end to end ...
-CUT_SPAN = 2.0  # ... spanning this many digit heights are one line cut by wiped rules
+MIN_HEIGHT_REL = 0.35  # shorter than this x the median digit height: a speck, a dot, a crumb
+LINE_VS_MEDIAN = 2.5  # a thin piece this many median digit heights long is a line
+THIN = 0.25  # width / height below this (or the reverse) is a thin piece
+CUT_GAP = 0.5  # thin pieces this close (x their height) end to end ...
+CUT_SPAN = 2.0  # ... spanning this many digit heights are one line that broke up
+GIANT = 0.6  # spanning this share of the frame both ways: no digit beside others, so it sets no scale
 MAX_ASPECT = 4.0  # wider than tall by this: a dash or a leftover line
 MAX_FILL = 0.8  # solid blobs are not strokes (when wider than half their height)
 JOIN_OVERLAP = 0.5  # join two pieces overlapping this much horizontally ...
 JOIN_GAP = 0.25  # ... and this close vertically (x the taller): a broken stroke ...
 JOIN_MAX_GROWTH = 1.5  # ... unless together they are much taller than either: digits on two lines
 SPLIT_ASPECT = 1.8  # wider than this x height: touching digits, cut at the thinnest column
-FRAGMENT = 0.6  # a piece touching the image border and shorter than this x the tallest: a cut-off neighbour
+FRAGMENT = 0.6  # a piece cut by the image border and shorter than this x the median: a cut-off neighbour
 LINE_TOLERANCE = 0.8  # a digit joins a line whose course passes within this x its height of its centre
 LINE_GAP_WEIGHT = 0.1  # between two such lines, prefer the nearer one (per digit height of gap)
 LINE_SLOPE_DIGITS = 4  # the line's course follows its last few digits
-MAX_LINE_SLOPE = 0.3  # a page tilted more than ~17 degrees is not followed
+MAX_LINE_SLOPE = 1.0  # lines are followed up to 45 degrees
+UPRIGHT_MIN_DEG = 10.0  # digits of a line sloping more than this are turned upright before they are read
 # -- MNIST normalisation
 MNIST_SIZE, MNIST_BOX = 28, 20
 STROKE_RATIO = 0.13  # MNIST median stroke width / digit height, in the 20 px box
@@ -85,6 +100,8 @@ class Region:
     box: tuple[int, int, int, int]  # (x, y, w, h) in the input image
     crop: np.ndarray  # uint8 28x28, white digit on black
     line: int  # reading line, 0 = top
+    strength: np.ndarray | None = field(default=None, repr=False)  # ink strength at the working scale (0 = ground)
+    scale: float = 1.0  # working scale: box in the input image = working box / scale
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
@@ -128,87 +145,136 @@ def light_on_dark(gray: np.ndarray) -> bool:
     return (hi - med) > (med - lo)
 
 
-def ink_map(gray: np.ndarray, kernel: int, inverted: bool) -> np.ndarray:
-    """Ink strength over the local background: black-hat for dark ink, top-hat for light ink.
+def ground(gray: np.ndarray, kernel: int) -> np.ndarray:
+    """The local paper level under dark ink: max(median, closing a quarter as wide).
 
-    The background (a closing, or an opening for light ink) is smooth, so a large kernel works at half
-    resolution and the result is scaled back: a quarter of the morphology for the same answer."""
-    half = kernel >= HALF_RES_KERNEL
-    small = cv2.resize(gray, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA) if half else gray
-    k = odd(kernel / 2) if half else kernel
-    # Mirror the borders first: a shadow or dark margin cut by the frame edge would otherwise be
-    # narrower than the kernel there and light up as "ink".
+    A median is unbiased on a light gradient (a closing, the local max, reads a vignette's dark side as ink)
+    and keeps a wide step (desk, scanner margin, hard shadow) where it is; where ink fills half its window
+    (the crossing of a bold marker's strokes) the narrower closing holds the paper level. Large windows work
+    at a reduced resolution: the ground is smooth."""
+    factor = 1 if kernel < HALF_RES_KERNEL else max(2, int(np.ceil(kernel / MAX_GROUND_KERNEL)))
+    small = cv2.resize(gray, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA) if factor > 1 else gray
+    k = odd(kernel / factor)
     pad = k // 2
-    padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-    op = cv2.MORPH_OPEN if inverted else cv2.MORPH_CLOSE
-    background = cv2.morphologyEx(padded, op, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
-    background = background[pad:pad + small.shape[0], pad:pad + small.shape[1]]
-    if half:
-        background = cv2.resize(background, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
-        # Interpolation smears a sharp background step (a desk edge) over a few pixels, which would make
-        # the dark side look like ink: a small min (max for light ink) filter pulls it back to the step.
-        snap = np.ones((HALF_RES_SNAP, HALF_RES_SNAP), np.uint8)
-        background = cv2.dilate(background, snap) if inverted else cv2.erode(background, snap)
-    return cv2.subtract(gray, background) if inverted else cv2.subtract(background, gray)
+    padded = continued(small, pad)
+    kc = odd(k * BG_CLOSE_FRAC)
+    level = np.maximum(cv2.medianBlur(padded, k),
+                       cv2.morphologyEx(padded, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (kc, kc))))
+    level = level[pad:pad + small.shape[0], pad:pad + small.shape[1]]
+    if factor > 1:
+        level = cv2.resize(level, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
+        # Interpolation smears a sharp step (a desk edge) over a few pixels, which would make the dark side
+        # look like ink: a small min filter pulls it back to the step.
+        snap = 2 * factor + 1
+        level = cv2.erode(level, np.ones((snap, snap), np.uint8))
+    return level
 
 
-def noise_threshold(ink: np.ndarray) -> float:
+def continued(gray: np.ndarray, pad: int) -> np.ndarray:
+    """The image padded by point reflection through its edge: a light gradient runs on past the border
+    (a plain mirror folds it back, and the darker edge of a vignette reads as ink), and a stroke cut by the
+    border reflects as paper, not as more ink."""
+    g = gray.astype(np.int16)
+    for _ in range(2):  # rows, then (transposed) columns
+        top = _beyond(g[:2].mean(0), g[1:pad + 1], pad)
+        bottom = _beyond(g[-2:].mean(0), g[-pad - 1:-1][::-1], pad)
+        g = np.vstack([top[::-1], g, bottom]).T
+    return np.clip(g, 0, 255).astype(np.uint8)
+
+
+def _beyond(edge: np.ndarray, inside: np.ndarray, pad: int) -> np.ndarray:
+    """`pad` rows beyond an edge, nearest first: the inside rows (nearest first) reflected through the edge,
+    the farthest repeated when the image is thinner than the pad."""
+    out = 2 * edge - inside
+    if len(out) < pad:
+        out = np.vstack([out, np.repeat(out[-1:] if len(out) else edge[None], pad - len(out), axis=0)])
+    return out
+
+
+def ink_map(gray: np.ndarray, kernel: int) -> np.ndarray:
+    """Ink strength: how much darker than its local ground each pixel is (uint8, 0 = paper)."""
+    return cv2.subtract(ground(gray, kernel), gray)
+
+
+def noise_level(ink: np.ndarray) -> tuple[float, float]:
+    """(median, robust sigma) of the ink map: the paper's noise floor."""
     sample = ink[::STATS_STRIDE, ::STATS_STRIDE]  # the statistics of a regular subsample: 16x less work
     med = quantiles(sample, (0.5,))[0]
     mad = quantiles(np.abs(sample.astype(np.float32) - med), (0.5,))[0]
-    return max(MIN_CONTRAST, med + NOISE_SIGMAS * 1.4826 * mad)
+    return med, 1.4826 * mad
 
 
-def wipe_lines(mask: np.ndarray, digit_h: float | None = None) -> np.ndarray:
-    """Remove ruled lines and margin lines, then mend the strokes they crossed.
+def noise_threshold(ink: np.ndarray) -> float:
+    med, sigma = noise_level(ink)
+    return max(MIN_CONTRAST, med + NOISE_SIGMAS * sigma)
 
-    A rule is a near-horizontal segment (any tilt a camera gives a page) longer than RULE_MIN_LENGTH x
-    the image width (or RULE_DIGITS digit heights, once the digit height is known) whose ink is
-    RULE_THINNESS times thinner than it is long: a 7's bar or a 2's base can be as long as a rule in a
-    tight crop, but it is as thick as its pen. Vertical lines must span most of the page and be thinner
-    still, so that a tall 1 in a tight crop survives."""
-    H, W = mask.shape
-    rule = W * RULE_MIN_LENGTH if digit_h is None else min(W * RULE_MIN_LENGTH, RULE_DIGITS * digit_h)
-    for vertical in (True, False):  # margins first: wiping rules would cut them into 1-like pieces
+
+def ink_mask(ink: np.ndarray) -> np.ndarray:
+    """Binary ink: above the noise threshold, plus weaker ink connected to it (hysteresis), never so weak
+    that paper noise joins in."""
+    med, sigma = noise_level(ink)
+    high = np.ceil(max(MIN_CONTRAST, med + NOISE_SIGMAS * sigma))
+    weak = (ink >= max(high * HYSTERESIS, med + WEAK_SIGMAS * sigma)).astype(np.uint8)
+    n, labels = cv2.connectedComponentsWithAlgorithm(weak, 8, cv2.CV_32S, cv2.CCL_GRANA)
+    keep = np.zeros(n, np.uint8)
+    keep[np.unique(labels[ink >= high])] = 1
+    keep[0] = 0
+    return keep[labels]
+
+
+# ---------------------------------------------------------------- lines
+@dataclass
+class Line:
+    ends: tuple[int, int, int, int]  # x1, y1, x2, y2 in the mask it was found in
+    length: float
+    thickness: float
+    vertical: bool
+
+    @property
+    def tilt(self) -> float:
+        """Rise over run against its own axis: 0 for a line along the image's rows or columns."""
+        dx, dy = abs(self.ends[2] - self.ends[0]), abs(self.ends[3] - self.ends[1])
+        return min(dx, dy) / max(dx, dy, 1)
+
+
+def find_lines(mask: np.ndarray, min_length: int) -> list[Line]:
+    """Straight thin runs of ink at least `min_length` px long, near-horizontal or near-vertical; one per
+    line (Hough returns several overlapping segments along a thick one: the longest stands for them)."""
+    found = []
+    for vertical in (False, True):
         work = np.ascontiguousarray(mask.T) if vertical else mask
-        length = int(max(LINE_MIN_PX, H * MARGIN_MIN_LENGTH if vertical else rule))
-        wiped = line_mask(work, length, MARGIN_THINNESS if vertical else RULE_THINNESS,
-                          MARGIN_GAP if vertical else RULE_GAP)
-        if wiped is not None:
-            work = cv2.morphologyEx(cv2.subtract(work, wiped), cv2.MORPH_CLOSE, np.ones((5, 1), np.uint8))
-            mask = np.ascontiguousarray(work.T) if vertical else work
-    return mask
+        kept: list[tuple] = []
+        for (x1, y1, x2, y2), run, thick in sorted(horizontal_lines(work, min_length), key=lambda t: -t[1]):
+            mid = work.shape[1] / 2
+            at_mid = y1 + (y2 - y1) / (x2 - x1) * (mid - x1) if x2 != x1 else y1
+            if any(abs(at_mid - m) <= max(thick, t) + 2 for m, t in kept):
+                continue
+            kept.append((at_mid, thick))
+            found.append(Line((y1, x1, y2, x2) if vertical else (x1, y1, x2, y2), run, thick, vertical))
+    return found
 
 
-def line_mask(mask: np.ndarray, length: int, thinness: float, gap: float) -> np.ndarray | None:
-    """The near-horizontal thin lines of `mask` at least `length` px long, drawn a little thicker than
-    found; None if there are none."""
+def horizontal_lines(mask: np.ndarray, length: int) -> list:
+    """[(segment, length, thickness)] of the near-horizontal thin lines of `mask` at least `length` px long."""
     if length > mask.shape[1] or not could_hold_line(mask, length):
-        return None
+        return []
     segments = cv2.HoughLinesP(mask, 1, np.pi / 180, threshold=max(10, length // 2),
-                               minLineLength=length, maxLineGap=max(3, int(length * gap)))
-    if segments is None:
-        return None
-    wiped = np.zeros(mask.shape, np.uint8)
-    for x1, y1, x2, y2 in segments.reshape(-1, 4):  # (N, 1, 4) in OpenCV 4, (N, 4) in 5
+                               minLineLength=length, maxLineGap=max(3, int(length * RULE_GAP)))
+    out = []
+    for x1, y1, x2, y2 in ([] if segments is None else segments.reshape(-1, 4)):  # (N, 1, 4) in OpenCV 4
         run = float(np.hypot(x2 - x1, y2 - y1))
-        if abs(y2 - y1) > RULE_MAX_TILT * abs(x2 - x1):
-            continue
-        thick = ink_thickness(mask, (x1, y1, x2, y2), int(run // thinness) + 1)
-        if thick * thinness <= run:  # inf (not a line) never is
-            # A printed line is straight and crosses the page: carry it on past where writing hid it
-            # from Hough, to the image edges (wiping only removes ink that lies on it).
-            slope = (y2 - y1) / (x2 - x1) if x2 != x1 else 0.0
-            ends = [(0, y1 - slope * x1), (mask.shape[1] - 1, y1 + slope * (mask.shape[1] - 1 - x1))]
-            (a, b), (c, d) = ends
-            cv2.line(wiped, (int(a), int(round(b))), (int(c), int(round(d))), 1, int(thick) + 2)
-    return wiped if wiped.any() else None
+        if abs(y2 - y1) > abs(x2 - x1):
+            continue  # steeper than 45 degrees: the transposed pass finds it
+        thick = ink_thickness(mask, (x1, y1, x2, y2), int(run // RULE_THINNESS) + 1)
+        if thick * RULE_THINNESS <= run:  # inf (not on ink) never is
+            out.append(((int(x1), int(y1), int(x2), int(y2)), run, thick))
+    return out
 
 
 def could_hold_line(mask: np.ndarray, length: int) -> bool:
     """Cheap necessary condition before Hough: within some band of rows as tall as a maximally tilted
-    line, ink spans at least LINE_SPAN x `length` columns. A digit is never that wide."""
-    band = int(RULE_MAX_TILT * length) + 3
+    line, ink spans at least LINE_SPAN x `length` columns."""
+    band = int(length) + 3  # as tall as a 45-degree line
     h = mask.shape[0]
     for start in (0, band // 2):  # two staggered sets of bands: a line never straddles both
         rows = h - start - (h - start) % band
@@ -244,6 +310,104 @@ def ink_thickness(mask: np.ndarray, segment, reach: int) -> float:
     return float(np.percentile(extent(-1) + extent(1) + 1, LINE_THICKNESS_PERCENTILE))
 
 
+def wipe_lines(mask: np.ndarray, lines: list[Line], ink: np.ndarray) -> np.ndarray:
+    """Erase lines carried across the whole image (writing hid parts of them from Hough, and a printed line
+    is straight), but not where a stroke crosses them: where ink goes on at both sides of the line, or where
+    a pen stroke is far darker than a faint printed line (a blue rule, a grey grid), the stroke stays."""
+    for vertical in (False, True):
+        chosen = [ln for ln in lines if ln.vertical == vertical]
+        if not chosen:
+            continue
+        work = np.ascontiguousarray(mask.T) if vertical else mask.copy()
+        strength = np.ascontiguousarray(ink.T) if vertical else ink
+        sides = cv2.dilate(work, np.ones((1, 3), np.uint8))  # a slanted stroke goes on a column further
+        H, W = work.shape
+        xs = np.arange(W)
+        for ln in chosen:
+            x1, y1, x2, y2 = (ln.ends[1], ln.ends[0], ln.ends[3], ln.ends[2]) if vertical else ln.ends
+            slope = (y2 - y1) / (x2 - x1) if x2 != x1 else 0.0
+            centre = y1 + slope * (xs - x1)
+            half = int(ln.thickness) // 2 + 1
+            band = np.zeros(work.shape, np.uint8)
+            cv2.line(band, (0, int(round(centre[0]))), (W - 1, int(round(centre[-1]))), 1, 2 * half + 1)
+            on = (band > 0) & (work > 0)
+            if on.any():
+                level = quantiles(strength[on], (0.5,))[0]  # the line's own ink (writing crosses little of it)
+                band &= (strength <= KEEP_DARKER * level + 1).astype(np.uint8)
+            above, below = np.round(centre - half - 1).astype(int), np.round(centre + half + 1).astype(int)
+            inside = (above >= 0) & (below < H)
+            crossed = np.zeros(W, bool)
+            crossed[inside] = (sides[above[inside], xs[inside]] > 0) & (sides[below[inside], xs[inside]] > 0)
+            band[:, crossed] = 0
+            work[band > 0] = 0
+        mask = np.ascontiguousarray(work.T) if vertical else work
+    return mask
+
+
+def writing_height(mask: np.ndarray, lines: list[Line], ink: np.ndarray) -> float | None:
+    """The typical height of what is written apart from the lines: the ink-weighted median height of the
+    digit-like pieces with sharp outlines that touch no line. When every piece touches one and a line
+    crosses the whole frame (the rules and margin of a sheet, the baseline of a field: one such horizontal
+    line, or two vertical ones, since a lone upright stroke across a tight crop is a 1), the same for the
+    pieces left once every line is erased (not counting crumbs inside a line's band). None otherwise: then
+    no line is a rule by its length (a 1's stem beside its flag, a 2's base, a 7's bar are writing)."""
+    h = free_height(mask, lines, ink, erase=False)
+    crossing = [ln for ln in lines if ln.length >= FRAME_SPAN * (mask.shape[0] if ln.vertical else mask.shape[1])]
+    if h is None and (sum(not ln.vertical for ln in crossing) >= 1 or sum(ln.vertical for ln in crossing) >= 2):
+        h = free_height(mask, lines, ink, erase=True)
+    return h
+
+
+def free_height(mask: np.ndarray, lines: list[Line], ink: np.ndarray, erase: bool) -> float | None:
+    """Ink-weighted median height of the digit-like, sharp pieces of `mask` that touch none of `lines`, or
+    (`erase`) of those left with the lines erased that reach out of the lines' bands."""
+    near = np.zeros_like(mask)
+    if erase:
+        mask = mask.copy()
+    for ln in lines:
+        if erase:
+            cv2.line(mask, ln.ends[:2], ln.ends[2:], 0, int(ln.thickness) + 2)
+        cv2.line(near, ln.ends[:2], ln.ends[2:], 1, (3 * int(ln.thickness) + 6) if erase else int(ln.thickness) + 2)
+    labels, comps = components(mask)
+    if erase:  # pieces with no pixel outside the bands are a line's own ends and burrs
+        outside = np.bincount(labels[(near == 0) & (mask > 0)], minlength=len(comps) + 1)
+        excluded = {i for *_, i in comps if not outside[i]}
+    else:
+        excluded = set(np.unique(labels[(near > 0) & (mask > 0)]).tolist())
+    sizes = [(h, w * h) for x, y, w, h, i in comps
+             if i not in excluded and h >= MIN_HEIGHT_PX and THIN * h <= w <= MAX_ASPECT * h
+             and sharp_outline(labels[y:y + h, x:x + w] == i, edge_strength(ink, (x, y, w, h)))]
+    return ink_weighted_median(*zip(*sizes)) if sizes else None
+
+
+def grid_family(lines: list[Line], shape) -> list[Line]:
+    """Lines of a printed grid or ruling: at least GRID_LINES parallel lines crossing the whole frame, of
+    about one thickness (a pen stroke among them is thicker than printed hairlines)."""
+    out = []
+    for vertical in (False, True):
+        span = shape[0] if vertical else shape[1]
+        across = [ln for ln in lines if ln.vertical == vertical and ln.length >= FRAME_SPAN * span
+                  and ln.tilt <= GRID_MAX_TILT]
+        if len(across) < GRID_LINES:
+            continue
+        typical = float(np.median([ln.thickness for ln in across]))
+        out += [ln for ln in across if ln.thickness <= GRID_THICKNESS * typical + 1]
+    return out
+
+
+def rules(mask: np.ndarray, digit_h: float | None, ink: np.ndarray) -> list[Line]:
+    """The straight thin lines that are several digits long (rules, margins, page edges), and those of a
+    grid however short the crop. In the first pass the digit height is that of what is written apart from
+    the lines; with nothing apart from them, a line is no rule by its length (a lone stroke is the digit)."""
+    lines = find_lines(mask, LINE_MIN_PX)
+    if not lines:
+        return []
+    h = digit_h or writing_height(mask, lines, ink)
+    long = [ln for ln in lines if h and ln.length >= RULE_DIGITS * h]
+    return long + [ln for ln in grid_family(lines, mask.shape) if ln not in long]
+
+
+# ---------------------------------------------------------------- printed boxes
 def box_holes(mask: np.ndarray) -> list[np.ndarray]:
     """Rectangular holes in the ink: the cells of printed boxes (single or a comb of shared edges).
     A 0, 6, 8 or 9 has a hole too, but a round or pointed one: it fills far less of its bounding rectangle."""
@@ -264,7 +428,7 @@ def box_holes(mask: np.ndarray) -> list[np.ndarray]:
 
 def wipe_frames(mask: np.ndarray) -> np.ndarray:
     """Erase printed box outlines around their cells (a digit inside, even one touching the box, keeps
-    all but the pixels on the line). Runs before the rule wiping, which would open the cells."""
+    all but the pixels on the line). Runs before the line wiping, which would open the cells."""
     for hole in box_holes(mask):
         x, y, w, h = cv2.boundingRect(hole)
         band = max(2, int(round(BOX_LINE * min(w, h))))
@@ -272,6 +436,7 @@ def wipe_frames(mask: np.ndarray) -> np.ndarray:
     return mask
 
 
+# ---------------------------------------------------------------- pieces
 def components(mask: np.ndarray) -> tuple[np.ndarray, list[list[int]]]:
     """[x, y, w, h, label] per connected component."""
     # Grana's block-based labelling: same labels, ~2.5x faster with statistics than the default here.
@@ -303,24 +468,23 @@ def join_broken(boxes: list[list]) -> list[list]:
     return boxes
 
 
-def keep_region(box, mask_piece: np.ndarray, shape) -> bool:
+def keep_region(box, mask_piece: np.ndarray) -> bool:
+    """Shape alone: tall enough, not a dash, not a solid blob."""
     x, y, w, h = box
-    H, W = shape
-    if h < MIN_HEIGHT_PX or (h > MAX_SIDE_FRAC * H and w > MAX_SIDE_FRAC * W) or w > MAX_ASPECT * h:
+    if h < MIN_HEIGHT_PX or w > MAX_ASPECT * h:
         return False
-    fill = mask_piece.mean()
-    return not (fill > MAX_FILL and w > 0.5 * h)
+    return not (mask_piece.mean() > MAX_FILL and w > 0.5 * h)
 
 
 def split_touching(box, piece: np.ndarray, out: list) -> None:
-    """Cut a too-wide region at its thinnest column near the middle, recursively."""
+    """Cut a far too wide region at its thinnest column near the middle, recursively."""
     x, y, w, h = box
     if max(w, h) < MIN_HEIGHT_PX:
         return
     if w <= SPLIT_ASPECT * h or w < 2 * MIN_HEIGHT_PX:
         out.append((box, piece))
         return
-    cols = piece.sum(0)
+    cols = (piece > 0).sum(0)
     lo, hi = int(w * 0.3), int(w * 0.7)
     cut = lo + int(np.argmin(cols[lo:hi]))
     for x0, x1 in ((0, cut), (cut, w)):
@@ -332,29 +496,21 @@ def split_touching(box, piece: np.ndarray, out: list) -> None:
         split_touching((x + x0 + colsk[0], y + rows[0], colsk[-1] - colsk[0] + 1, rows[-1] - rows[0] + 1), sub, out)
 
 
-def touches_edge(box, piece: np.ndarray, shape) -> bool:
-    """Page edges, desks and shadows run along a whole image border; a digit at most brushes one."""
-    x, y, w, h = box
-    H, W = shape
-    sides = ((y == 0, piece[0], W, w), (y + h == H, piece[-1], W, w),
-             (x == 0, piece[:, 0], H, h), (x + w == W, piece[:, -1], H, h))
-    return any(touching and line.sum() > EDGE_CONTACT * side and extent > EDGE_SPAN * side
-               for touching, line, side, extent in sides)
-
-
-def segment(gray: np.ndarray, kernel: int, inverted: bool, digit_h: float | None = None):
-    """Candidate digit pieces in `gray`: list of (box, ink-strength crop masked to the piece).
+def segment(gray: np.ndarray, kernel: int, digit_h: float | None = None):
+    """Candidate digit pieces in `gray` (dark ink): list of (box, ink-strength crop masked to the piece).
     `digit_h`: the typical digit height in `gray` when known."""
-    ink = ink_map(gray, kernel, inverted)
-    mask = cv2.threshold(ink, np.ceil(noise_threshold(ink)) - 1, 1, cv2.THRESH_BINARY)[1]  # ink >= threshold
-    labels, comps = components(wipe_lines(wipe_frames(mask), digit_h))
-    comps = [c for c in comps if (c[2] >= MIN_HEIGHT_PX or c[3] >= MIN_HEIGHT_PX)
-             and not touches_edge(c[:4], labels[c[1]:c[1] + c[3], c[0]:c[0] + c[2]] == c[4], gray.shape)]
+    ink = ink_map(gray, kernel)
+    mask = wipe_frames(ink_mask(ink))
+    lines = rules(mask, digit_h, ink)
+    if lines:
+        mask = wipe_lines(mask, lines, ink)
+    labels, comps = components(mask)
+    comps = [c for c in comps if c[2] >= SCOUT_HEIGHT_PX or c[3] >= SCOUT_HEIGHT_PX]
     candidates = []
     for (x, y, w, h), ids in join_broken(comps):
         window = labels[y:y + h, x:x + w]
         piece = window == ids[0] if len(ids) == 1 else np.isin(window, ids)
-        if keep_region((x, y, w, h), piece, gray.shape) and sharp_outline(piece, edge_strength(ink, (x, y, w, h))):
+        if sharp_outline(piece, edge_strength(ink, (x, y, w, h))):
             candidates.append(((x, y, w, h), np.where(piece, ink[y:y + h, x:x + w], 0)))
     return candidates
 
@@ -371,43 +527,60 @@ def edge_strength(ink: np.ndarray, box) -> np.ndarray:
 
 
 def sharp_outline(piece: np.ndarray, edges: np.ndarray) -> bool:
-    """Pen, pencil and chalk strokes have edges; shadow edges, vignetting and paper texture only ramps
-    (measured: strokes 10-70 levels/px along their outline, those 0.5-1.6, blurred photos included)."""
+    """Pen, pencil and chalk strokes have edges; shadow edges, vignetting and paper texture only ramps."""
     p = piece.astype(np.uint8)
     outline = (p - cv2.erode(p, np.ones((3, 3), np.uint8))).astype(bool)
     return outline.any() and float(edges[outline].mean()) >= MIN_EDGE
 
 
-def drop_outsized(candidates: list, shape) -> list:
-    """Split touching digits, then drop lines, specks and cut-off neighbours by size relative to the others
-    (pieces on the border do not set the scale: a dark corner must not make every digit a speck)."""
+def select_pieces(candidates: list, shape, min_height: int = MIN_HEIGHT_PX) -> list:
+    """Split far too wide pieces, then drop lines, specks and cut-off neighbours by size against the median
+    digit-like piece (pieces cut by the border do not set the scale)."""
     H, W = shape
     pieces = []
     for box, strength in candidates:
         split_touching(box, strength, pieces)
-    pieces = [(b, s) for b, s in pieces if keep_region(b, s > 0, shape)]
+    pieces = [(b, s) for b, s in pieces if b[3] >= min_height and keep_region(b, s > 0)]
 
     def on_border(box):
         x, y, w, h = box
         return x == 0 or y == 0 or x + w == W or y + h == H
 
-    # Long thin pieces many digits tall are margin lines and box edges (a '1' is one digit tall).
-    median_h = float(np.median([b[3] for b, _ in pieces])) if pieces else 0
-    pieces = [(b, s) for b, s in pieces
-              if not (max(b[2], b[3]) > LINE_VS_MEDIAN * median_h and min(b[2], b[3]) < 0.25 * max(b[2], b[3]))]
+    def thin(box):
+        return min(box[2], box[3]) < THIN * max(box[2], box[3])
+
+    if not pieces:
+        return []
+    median_h = digit_scale(pieces, shape)
+    # Long thin pieces many digits tall are margin lines and box edges (a '1' is one digit tall), and so
+    # are thin pieces stacked end to end in a column: a faint margin line that broke up.
+    pieces = [(b, s) for b, s in pieces if not (thin(b) and max(b[2], b[3]) > LINE_VS_MEDIAN * median_h)]
     broken = broken_vertical_line([b for b, _ in pieces], median_h)
     pieces = [p for i, p in enumerate(pieces) if i not in broken]
-    inside = [b[3] for b, _ in pieces if not on_border(b)]
-    tallest = max(inside or [b[3] for b, _ in pieces] or [0])
     return [(b, s) for b, s in pieces
-            if b[3] >= (FRAGMENT if on_border(b) else MIN_HEIGHT_REL) * tallest and not (on_border(b) and b[3] > tallest)]
+            if b[3] >= (FRAGMENT if on_border(b) else MIN_HEIGHT_REL) * median_h]
+
+
+def digit_scale(pieces: list, shape) -> float:
+    """The typical digit height among pieces: the ink-weighted median height (a digit's strokes outweigh a
+    scatter of specks) of the digit-like ones — not thin, not cut by the border, not spanning most of the
+    frame both ways (a page outline with its rules) — or of all of them when none is digit-like."""
+    H, W = shape
+
+    def digit_like(box):
+        x, y, w, h = box
+        return (min(w, h) >= THIN * max(w, h) and x > 0 and y > 0 and x + w < W and y + h < H
+                and not (w > GIANT * W and h > GIANT * H))
+
+    typical = [(b, s) for b, s in pieces if digit_like(b)] or pieces
+    return ink_weighted_median([b[3] for b, _ in typical], [int((s > 0).sum()) for _, s in typical])
 
 
 def broken_vertical_line(boxes: list, median_h: float) -> set[int]:
     """Indices of thin upright pieces stacked end to end in one column, CUT_SPAN digit heights in all:
-    a margin line that the rule wiping cut into 1-like pieces. (A column of real 1s, one per written
-    line, has a line's spacing between them, not a cut's.)"""
-    thin = sorted((i for i, b in enumerate(boxes) if b[2] < 0.25 * b[3]), key=lambda i: boxes[i][1])
+    a margin line broken into 1-like pieces. (A column of real 1s, one per written line, has a line's
+    spacing between them, not a break's.)"""
+    thin = sorted((i for i, b in enumerate(boxes) if b[2] < THIN * b[3]), key=lambda i: boxes[i][1])
     chains: list[list[int]] = []
     for i in thin:
         x, y, w, h = boxes[i]
@@ -426,6 +599,14 @@ def broken_vertical_line(boxes: list, median_h: float) -> set[int]:
     return out
 
 
+def ink_weighted_median(heights: list, weights: list) -> float:
+    """The height at half of all ink: a digit's strokes outweigh a scatter of specks and dots."""
+    order = np.argsort(heights)
+    cum = np.cumsum(np.asarray(weights, np.float64)[order])
+    return float(np.asarray(heights)[order][np.searchsorted(cum, cum[-1] / 2)])
+
+
+# ---------------------------------------------------------------- one digit -> 28x28
 def stroke_width(mask: np.ndarray) -> float:
     """Mean stroke width of a binary shape: area / (half the perimeter) for long thin strokes."""
     contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
@@ -486,6 +667,17 @@ def center_by_mass(digit: np.ndarray) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def upright(strength: np.ndarray, degrees: float) -> np.ndarray:
+    """A digit's ink strength turned by -`degrees` (the slope of its line), on a canvas that holds it all."""
+    h, w = strength.shape
+    d = int(np.ceil(np.hypot(h, w))) + 2
+    canvas = np.zeros((d, d), strength.dtype)
+    canvas[(d - h) // 2:(d - h) // 2 + h, (d - w) // 2:(d - w) // 2 + w] = strength
+    turn = cv2.getRotationMatrix2D((d / 2, d / 2), degrees, 1.0)
+    return cv2.warpAffine(canvas, turn, (d, d), flags=cv2.INTER_LINEAR)
+
+
+# ---------------------------------------------------------------- the whole image
 def working_scale(gray: np.ndarray, target_long: float) -> float:
     return min(MAX_UPSCALE, target_long / max(gray.shape))
 
@@ -493,40 +685,64 @@ def working_scale(gray: np.ndarray, target_long: float) -> float:
 def find_digits(image: np.ndarray) -> list[Region]:
     """All digit regions of an image, in reading order."""
     gray = to_gray(image)
-    inverted = light_on_dark(gray)
+    if light_on_dark(gray):
+        gray = cv2.bitwise_not(gray)  # chalk, white-on-black drawings: one polarity from here on
     scale = min(1.0, working_scale(gray, SEG_LONG_SIDE))
-    work, pieces = _segment_at(gray, scale, None, inverted)
-    pieces = drop_outsized(pieces, work.shape)
-    if pieces:
-        heights = [b[3] for b, _ in pieces]
-        better = min(MAX_UPSCALE, scale * DIGIT_HEIGHT / float(np.median(heights)))
+    shape, candidates = _segment_at(gray, scale, None)
+    pieces = select_pieces(candidates, shape)
+    scouts = pieces or select_pieces(candidates, shape, SCOUT_HEIGHT_PX)  # small writing on a big page
+    if scouts:
+        typical = digit_scale(scouts, shape)
+        better = min(MAX_UPSCALE, scale * DIGIT_HEIGHT / typical)
         if better > scale * RESCALE_MIN:  # digits came out small: look again, closer
-            # The kernel must still span the strokes of the tallest digit at the new scale.
-            work, pieces = _segment_at(gray, better, max(heights) * better / scale, inverted)
-            pieces = drop_outsized(pieces, work.shape)
-            scale = better
+            shape, candidates = _segment_at(gray, better, typical * better / scale)
+            pieces, scale = select_pieces(candidates, shape), better
     regions = []
     for (x, y, w, h), strength in pieces:
         crop = mnist_crop(strength)
         if crop is None:
             continue
         box = (int(x / scale), int(y / scale), max(1, int(round(w / scale))), max(1, int(round(h / scale))))
-        regions.append(Region(box=box, crop=crop, line=0))
-    return reading_order(regions)
+        regions.append(Region(box=box, crop=crop, line=0, strength=strength, scale=scale))
+    return turn_steep_lines(reading_order(regions))
 
 
-def _segment_at(gray: np.ndarray, scale: float, digit_h: float | None, inverted: bool):
+def _segment_at(gray: np.ndarray, scale: float, digit_h: float | None):
     work = gray if scale == 1.0 else cv2.resize(gray, None, fx=scale, fy=scale,
                                                  interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    # The ground window must span the strokes of the largest digits, not only the typical one.
     kernel = odd(BG_KERNEL_DIGITS * digit_h) if digit_h else odd(min(work.shape) * BG_KERNEL_FRAC)
-    return work, segment(work, kernel, inverted, DIGIT_HEIGHT if digit_h else None)
+    return work.shape, segment(work, kernel, digit_h)
 
 
-def reading_order(regions: list[Region]) -> list[Region]:
+def turn_steep_lines(regions: list[Region]) -> list[Region]:
+    """Digits on a line that slopes more than UPRIGHT_MIN_DEG were most likely turned with it (a page at an
+    angle): read them turned upright."""
+    by_line: dict[int, list[Region]] = {}
+    for r in regions:
+        by_line.setdefault(r.line, []).append(r)
+    for line in by_line.values():
+        if len(line) < 3:
+            continue
+        xs = np.array([r.box[0] + r.box[2] / 2 for r in line])
+        ys = np.array([r.box[1] + r.box[3] / 2 for r in line])
+        if np.ptp(xs) < 1:
+            continue
+        degrees = float(np.degrees(np.arctan(np.polyfit(xs, ys, 1)[0])))
+        if abs(degrees) < UPRIGHT_MIN_DEG:
+            continue
+        for r in line:
+            if r.strength is not None:
+                crop = mnist_crop(upright(r.strength, degrees))
+                r.crop = crop if crop is not None else r.crop
+    return regions
+
+
+def reading_order(regions: list) -> list:
     """Lines top to bottom, digits left to right. A line is a chain grown left to right: each digit joins
     the line whose course (extrapolated from its last digits) passes nearest its centre, so the slanted
     lines of a tilted page stay whole and a short digit after a tall one stays on its line."""
-    lines: list[list[Region]] = []
+    lines: list[list] = []
     for r in sorted(regions, key=lambda r: r.box[0]):
         x, y, w, h = r.box
         best, best_cost = None, None
@@ -553,13 +769,13 @@ def reading_order(regions: list[Region]) -> list[Region]:
     return ordered
 
 
-def predicted_centre(line: list[Region], cx: float) -> float:
+def predicted_centre(line: list, cx: float) -> float:
     """The line's vertical centre at x = cx: a least-squares fit through its last few digits (a flat line
-    until it has three: a tall 1 beside a short 2 says nothing about the tilt)."""
+    until it has two: the second digit says where a steep line goes, the third confirms it)."""
     tail = line[-LINE_SLOPE_DIGITS:]
     xs = np.array([q.box[0] + q.box[2] / 2 for q in tail])
     ys = np.array([q.box[1] + q.box[3] / 2 for q in tail])
-    if len(tail) < 3 or np.ptp(xs) < 1:
+    if len(tail) < 2 or np.ptp(xs) < 1:
         return float(ys[-1])
     slope = float(np.clip(np.polyfit(xs, ys, 1)[0], -MAX_LINE_SLOPE, MAX_LINE_SLOPE))
     return float(ys.mean() + slope * (cx - xs.mean()))

@@ -1,9 +1,18 @@
-"""The real-world figures: `digitedge evaluate --real ../shared/realdigits`.
+"""The real-world figures: `digitedge evaluate --real DIR`.
 
-Reads a realdigits folder (labels.csv: file,label[,source,license]) through the same runtime users call:
-single-digit photos (top-1 of the text read), full pages (digits right in reading order, by alignment),
-and the USPS / Semeion scans as far-domain probes (16x16 digits sent through the MNIST normalisation).
-Also scikit-learn's load_digits (8x8 scans of 43 writers) when scikit-learn is installed.
+DIR holds a `labels.csv` (`file,label[,source,kind]`; a label with several lines is the text in reading order,
+lines joined by a newline), and any sub-folder with a `labels.csv` of its own is a further set, scored apart.
+Every file is read through the same runtime users call and scored per set, per kind (single, multi, scan,
+canvas, ...) and per source (a source is one writer or collection; judge by source, not by image):
+
+- exact: the text read is the label;
+- digits: 1 - edit distance / label length, summed over the images (a missed, extra or wrong digit costs one);
+- precision: of the digits reported, the share that are right and in order (longest common subsequence), and
+  kept: the share of the label's digits that were reported right (what the rejection threshold leaves);
+- reliability: expected calibration error of the reported digits' confidences (10 bins).
+
+The USPS / Semeion scans in `scans/` and scikit-learn's load_digits are far-domain probes of the model alone
+(16x16 and 8x8 digits sent through the MNIST normalisation).
 """
 
 from __future__ import annotations
@@ -12,7 +21,8 @@ import csv
 import gzip
 import json
 import time
-from collections import Counter
+from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -23,20 +33,142 @@ from ..runtime import DigitClassifier, ImageError, read_image, text_of
 from ..runtime.preprocess import mnist_crop
 
 PROBE_UPSCALE = 64  # px: small scans are enlarged before the MNIST normalisation
+RELIABILITY_BINS = 10
+
+
+def matched(truth: str, read: str) -> list[bool]:
+    """For each digit read, whether it is one of the truth's digits in order (a longest common subsequence;
+    difflib's matcher is greedy and undercounts after an early insertion)."""
+    truth, read = truth.replace("\n", ""), read.replace("\n", "")
+    table = np.zeros((len(truth) + 1, len(read) + 1), np.int32)
+    for i, a in enumerate(truth, 1):
+        for j, b in enumerate(read, 1):
+            table[i, j] = table[i - 1, j - 1] + 1 if a == b else max(table[i - 1, j], table[i, j - 1])
+    hits, i, j = [False] * len(read), len(truth), len(read)
+    while i and j:
+        if truth[i - 1] == read[j - 1] and table[i, j] == table[i - 1, j - 1] + 1:
+            hits[j - 1] = True
+            i, j = i - 1, j - 1
+        elif table[i - 1, j] >= table[i, j - 1]:
+            i -= 1
+        else:
+            j -= 1
+    return hits
 
 
 def aligned_correct(truth: str, read: str) -> int:
-    """Digits of `truth` read right and in order: the longest common subsequence (difflib's matcher is
-    greedy and undercounts after an early insertion)."""
-    truth, read = truth.replace("\n", ""), read.replace("\n", "")
-    row = [0] * (len(read) + 1)
-    for a in truth:
-        prev_diag = 0
-        for j, b in enumerate(read, 1):
-            prev_diag, row[j] = row[j], prev_diag + 1 if a == b else max(row[j], row[j - 1])
-    return row[-1]
+    """Digits of `truth` read right and in order."""
+    return sum(matched(truth, read))
 
 
+def edit_distance(a: str, b: str) -> int:
+    a, b = a.replace("\n", ""), b.replace("\n", "")
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i]
+        for j, y in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
+        prev = cur
+    return prev[-1]
+
+
+@dataclass
+class Tally:
+    """Scores of a group of images (a kind, a source, a whole set)."""
+    images: int = 0
+    exact: int = 0
+    truth_digits: int = 0
+    edits: int = 0
+    reported: int = 0
+    right: int = 0
+    confidences: list = field(default_factory=list)  # (confidence, right) per reported digit
+
+    def add(self, truth: str, digits, read: str) -> None:
+        hits = matched(truth, read)
+        self.images += 1
+        self.exact += read == truth
+        self.truth_digits += len(truth.replace("\n", ""))
+        self.edits += edit_distance(truth, read)
+        self.reported += len(hits)
+        self.right += sum(hits)
+        self.confidences += [(d.confidence, hit) for d, hit in zip(digits, hits)]
+
+    def figures(self) -> dict:
+        n = max(self.images, 1)
+        return {"images": self.images, "exact": self.exact / n,
+                "digits": max(0.0, 1 - self.edits / max(self.truth_digits, 1)),
+                "precision": self.right / self.reported if self.reported else 1.0,
+                "kept": self.right / max(self.truth_digits, 1), "ece": calibration_error(self.confidences)}
+
+
+def calibration_error(pairs) -> float:
+    """Expected calibration error: |accuracy - mean confidence| per confidence bin, weighted by its size."""
+    if not pairs:
+        return 0.0
+    conf = np.array([c for c, _ in pairs])
+    right = np.array([r for _, r in pairs], np.float64)
+    bins = np.minimum((conf * RELIABILITY_BINS).astype(int), RELIABILITY_BINS - 1)
+    return float(sum(abs(right[bins == b].mean() - conf[bins == b].mean()) * (bins == b).sum()
+                     for b in np.unique(bins)) / len(conf))
+
+
+def read_labels(folder: Path) -> list[dict]:
+    """labels.csv rows with `kind` and `source` filled in where the file lacks them."""
+    rows = []
+    with open(folder / "labels.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            if not row.get("file") or row.get("label") is None:
+                raise DigitedgeError(f"{folder / 'labels.csv'}: needs the columns file,label[,source,kind]")
+            label = row["label"].strip("\n")
+            parent = Path(row["file"]).parent.name  # photos/..., pages/...: the folder is the kind
+            kind = row.get("kind") or parent or ("single" if len(label) == 1 else "multi")
+            source = row.get("source") or Path(row["file"]).name.split("_")[0]
+            rows.append(dict(file=row["file"], label=label, kind=kind, source=short_source(source)))
+    return rows
+
+
+def short_source(source: str) -> str:
+    """'github:owner/repo path@commit' -> 'owner/repo'; anything else as it is."""
+    return source.removeprefix("github:").split(" ")[0].split("@")[0]
+
+
+def score_set(clf: DigitClassifier, folder: Path, log=print) -> dict:
+    """Read every file of one labels.csv; per kind and per source tallies, and the failures."""
+    rows = read_labels(folder)
+    kinds, sources, whole = defaultdict(Tally), defaultdict(Tally), Tally()
+    failures, t0 = [], time.perf_counter()
+    for row in rows:
+        try:
+            digits = clf.classify(read_image(folder / row["file"]))
+        except ImageError as e:
+            log(f"  {row['file']}: error: {e}")
+            digits = []
+        read = text_of(digits)
+        for tally in (kinds[row["kind"]], sources[(row["kind"], row["source"])], whole):
+            tally.add(row["label"], digits, read)
+        if read != row["label"]:
+            failures.append({"file": row["file"], "label": row["label"], "read": read})
+    seconds = (time.perf_counter() - t0) / max(len(rows), 1)
+    return {"kinds": {k: t.figures() for k, t in sorted(kinds.items())},
+            "sources": {f"{k} {s}": t.figures() for (k, s), t in sorted(sources.items())},
+            "all": whole.figures(), "seconds_per_image": seconds, "failures": failures}
+
+
+def format_row(name: str, f: dict) -> str:
+    return (f"  {name[:44]:44s} {f['images']:4d}  exact {f['exact']:6.1%}  digits {f['digits']:6.1%}  "
+            f"precision {f['precision']:6.1%}  kept {f['kept']:6.1%}  ECE {f['ece']:.3f}")
+
+
+def log_set(name: str, result: dict, log=print) -> None:
+    log(f"{name}: {result['all']['images']} images, {result['seconds_per_image'] * 1000:.0f} ms per image")
+    for kind, f in result["kinds"].items():
+        log(format_row(f"[{kind}]", f))
+    for source, f in result["sources"].items():
+        log(format_row(source, f))
+    log(format_row("[all]", result["all"]))
+
+
+# ---------------------------------------------------------------- far-domain probes (the model alone)
 def probe_crops(images: np.ndarray) -> np.ndarray:
     """Small ink-high digit scans (N, h, w) in [0, 1] -> MNIST-style crops through mnist_crop."""
     crops = []
@@ -71,51 +203,8 @@ def probe_accuracy(clf: DigitClassifier, images, labels) -> float:
     return float((clf.predict(probe_crops(images)).argmax(1) == labels).mean())
 
 
-def evaluate_real(root, model=None, out=None, log=print) -> int:
-    root = Path(root)
-    labels_csv = root / "labels.csv"
-    if not labels_csv.is_file():
-        raise DigitedgeError(f"{labels_csv}: missing; --real wants a realdigits folder with labels.csv")
-    clf = DigitClassifier(model)
-    rows = list(csv.DictReader(open(labels_csv, newline="")))
-    results = {"model": str(clf.model.path)}
-    confusion, per_source, failures = Counter(), Counter(), []
-    ok = n = 0
-    t0 = time.perf_counter()
-    pages = []
-    for row in rows:
-        path = root / row["file"]
-        try:
-            read = text_of(clf.classify(read_image(path)))
-        except ImageError as e:
-            read = f"<error: {e}>"
-        if "\n" in row["label"] or row["file"].startswith("pages/"):
-            pages.append((row["file"], row["label"], read))
-            continue
-        source = Path(row["file"]).name.split("_")[0]
-        n += 1
-        hit = read == row["label"]
-        ok += hit
-        per_source[(source, hit)] += 1
-        if not hit:
-            confusion[(row["label"], read or "∅")] += 1
-            failures.append((row["file"], row["label"], read))
-    secs = time.perf_counter() - t0
-    if n:
-        results["photos_top1"] = ok / n
-        log(f"photos: {ok}/{n} read right ({ok / n:.1%})")
-        for source in sorted({s for s, _ in per_source}):
-            good, bad = per_source[(source, True)], per_source[(source, False)]
-            log(f"  {source}: {good}/{good + bad} ({good / (good + bad):.1%})")
-        if confusion:
-            log("  failures (true -> read, ∅ = nothing found): "
-                + ", ".join(f"{t}->{r.replace(chr(10), '/')} x{c}" for (t, r), c in confusion.most_common()))
-    for file, truth, read in pages:
-        right, total = aligned_correct(truth, read), len(truth.replace("\n", ""))
-        results[f"page:{file}"] = right / total
-        extra = len(read.replace("\n", "")) - right
-        log(f"{file}: {right}/{total} digits right in reading order ({right / total:.1%}), {extra} extra, "
-            f"lines read {read.count(chr(10)) + 1 if read else 0} of {truth.count(chr(10)) + 1}")
+def run_probes(clf: DigitClassifier, root: Path, log=print) -> dict:
+    results = {}
     for name, loader in (("USPS test", lambda: load_usps(root)), ("Semeion", lambda: load_semeion(root)),
                          ("sklearn load_digits", load_sklearn_digits)):
         try:
@@ -123,12 +212,28 @@ def evaluate_real(root, model=None, out=None, log=print) -> int:
         except (OSError, ImportError, ValueError) as e:
             log(f"{name}: skipped ({e.__class__.__name__}: {e})")
             continue
-        acc = probe_accuracy(clf, images, labels)
-        results[f"probe:{name}"] = acc
-        log(f"{name} (far-domain probe, {len(labels)} digits): top-1 {acc:.1%}")
-    log(f"({secs / max(1, n + len(pages)):.3f} s per photo/page)")
+        results[name] = probe_accuracy(clf, images, labels)
+        log(f"{name} (far-domain probe, {len(labels)} digits): top-1 {results[name]:.1%}")
+    return results
+
+
+def evaluate_real(root, model=None, out=None, log=print) -> dict:
+    root = Path(root)
+    folders = [root] if (root / "labels.csv").is_file() else []
+    folders += sorted(p for p in root.iterdir() if (p / "labels.csv").is_file()) if root.is_dir() else []
+    if not folders:
+        raise DigitedgeError(f"{root}: no labels.csv here or in a sub-folder; --real wants file,label[,source,kind]")
+    clf = DigitClassifier(model)
+    results = {"model": str(clf.model.path), "threshold": clf.threshold, "sets": {}}
+    log(f"{clf.model.path.name} at --conf {clf.threshold}; digits = 1 - edits/length; precision = right/reported; "
+        "kept = right/true digits")
+    for folder in folders:
+        name = "." if folder == root else folder.name
+        results["sets"][name] = score_set(clf, folder, log)
+        log_set(f"{root.name}/{name}" if name != "." else root.name, results["sets"][name], log)
+    results["probes"] = run_probes(clf, root, log)
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)
-        (Path(out) / "real.json").write_text(json.dumps(dict(results, failures=failures), indent=2) + "\n")
+        (Path(out) / "real.json").write_text(json.dumps(results, indent=2) + "\n")
         log(f"Results saved to {out}")
-    return 0
+    return results
