@@ -9,6 +9,7 @@ import numpy as np
 
 from .model import OnnxModel
 from .preprocess import find_digits
+from .split import split_region
 
 DEFAULT_THRESHOLD = 0.5  # below this top-1 probability a region is not reported as a digit
 TOP_K = 3
@@ -61,11 +62,18 @@ class DigitClassifier:
         probs = self.predict(np.stack([r.crop for r in regions]))
         digits = []
         for r, p in zip(regions, probs):
-            order = np.argsort(p)[::-1][:TOP_K]
-            if p[order[0]] < self.threshold:
-                continue
-            digits.append(Digit(label=self.labels[order[0]], confidence=float(p[order[0]]), box=r.box, line=r.line,
-                                top_k=[(self.labels[k], float(p[k])) for k in order]))
+            parts = [(r.box, p)]
+            if p.max() < self.threshold and r.strength is not None:  # perhaps two touching digits
+                found = split_region(r.strength, self.predict, self.threshold)
+                if found:
+                    x0, y0, s = r.box[0], r.box[1], r.scale
+                    parts = [((x0 + int(x / s), y0 + int(y / s), max(1, round(q.shape[1] / s)),
+                               max(1, round(q.shape[0] / s))), pq) for x, y, q, pq in found]
+            for box, q in parts:
+                order = np.argsort(q)[::-1][:TOP_K]
+                if q[order[0]] >= self.threshold:
+                    digits.append(Digit(label=self.labels[order[0]], confidence=float(q[order[0]]), box=box,
+                                        line=r.line, top_k=[(self.labels[k], float(q[k])) for k in order]))
         return renumber_lines(digits)
 
 

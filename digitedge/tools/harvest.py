@@ -3,8 +3,9 @@ real world (issue 10: train on what the runtime sees).
 
 Each scene is rendered with its digits' boxes known; `find_digits` (the runtime's own finder) proposes regions;
 a region that holds one digit whole is that digit, and a region that holds none (a rule or grid piece, a page
-edge, a separator, a letter), part of one, or several is `REJECT`: the model learns to spread its belief over
-all ten classes for those, so the finder can stay permissive. Regions in between are left out.
+edge, a separator, a letter) or several is `REJECT`: the model learns to spread its belief over all ten classes
+for those, so the finder can stay permissive. Regions in between, parts of one digit and stray sticks (which
+look like whole digits once normalised) are left out.
 
     python -m digitedge.tools.harvest --data-dir ../shared/mnist --scenes 40   # the finder's recall per kind
 """
@@ -21,15 +22,17 @@ from multiprocessing import get_context
 import numpy as np
 
 from ..runtime.preprocess import find_digits
-from .stress import STRESS_KINDS, stress_scenes
-from .synth import KINDS, scenes
+from ..training.data import Split
+from . import synth
+from .stress import STRESS_KINDS, stress_scene
+from .synth import KINDS
 
 REJECT = -1
 WHOLE = 0.75  # a region holds a digit when it covers this share of the digit's box ...
 PURE = 0.5  # ... and this share of the region is that digit's box
 MERGED = 0.5  # a region covering this share of two digits' boxes holds both
-PART = 0.8  # a region inside one digit's box (this share of it) that covers less than MERGED of it: a part
-STRAY = 0.2  # a region that overlaps no digit's box by more than this share of itself: not a digit at all
+STRAY = 0.2  # a region that overlaps no digit's box by more than this share of itself: not a digit at all ...
+STICK = 0.4  # ... unless it is a stick narrower than this x its height, which no model can tell from a 1
 # scenes per harvest, by kind: camera-style kinds and every stress kind, writing from MNIST *train* digits
 MIX = {"single": 1.0, "row": 1.0, "page": 0.15, "form": 0.3, "chalk": 0.3, "blank": 0.3,
        "canvas": 1.0, "grid": 0.6, "border": 0.6, "desk": 0.2, "pencil": 0.5, "separators": 0.6, "slope": 0.4,
@@ -49,16 +52,19 @@ def overlap(a, b) -> float:
 
 
 def label_region(box, truth: list[tuple[tuple, int]]) -> int | None:
-    """The digit a region holds whole, REJECT for a stray, part or merged region, None when in between."""
+    """The digit a region holds whole; REJECT for a stray region (a rule, grid or page-edge piece, a
+    separator, a letter) or one holding several digits; None (left out of training) for anything else:
+    a region in between, a part of one digit (the top loop of an 8 is a perfect 0), or a stray stick (a
+    piece of a rule is a perfect 1: the finder's rules must tell them apart, the model cannot)."""
     area = max(1, box[2] * box[3])
     covers = [(overlap(box, g) / max(1, g[2] * g[3]), overlap(box, g) / area, label) for g, label in truth]
     whole = [c for c in covers if c[0] >= WHOLE and c[1] >= PURE]
     big = [c for c in covers if c[0] >= MERGED]
     if len(whole) == 1 and len(big) == 1:
         return whole[0][2]
-    if len(big) >= 2 or sum(c[1] for c in covers) <= STRAY:
+    if len(big) >= 2:
         return REJECT
-    if any(c[1] >= PART and c[0] < MERGED for c in covers):
+    if sum(c[1] for c in covers) <= STRAY and box[2] >= STICK * box[3]:
         return REJECT
     return None
 
@@ -68,17 +74,21 @@ def scene_truth(scene) -> list[tuple[tuple, int]]:
     return list(zip(scene.boxes, digits))
 
 
-def kind_scenes(kind: str, n: int, seed: int, data_dir, split: str):
-    if kind in STRESS_KINDS:
-        return stress_scenes(kind, n, seed, data_dir=data_dir, split=split)
-    return scenes(kind, n, seed, data_dir=data_dir, split=split)
+def kind_scenes(kind: str, n: int, seed: int, data_dir, split: str, exclude=None, first: int = 0):
+    """Scenes first..first+n-1 of a kind, writing with an MNIST split less the `exclude`d images."""
+    data = synth._dataset(data_dir, split)
+    if exclude is not None and len(exclude):
+        keep = np.setdiff1d(np.arange(len(data.labels)), exclude)
+        data = Split(data.images[keep], data.labels[keep])
+    for i in range(first, first + n):
+        yield stress_scene(kind, data, seed, i) if kind in STRESS_KINDS else synth.scene(kind, data, seed, i)
 
 
 def harvest_kind(args) -> tuple[list, list, Counter]:
     """(crops, labels, counts) for n scenes of one kind; counts: digits found whole, missed, rejects."""
-    kind, n, seed, data_dir, split = args
+    kind, n, seed, data_dir, split, exclude, first = args
     crops, labels, counts = [], [], Counter()
-    for scene in kind_scenes(kind, n, seed, data_dir, split):
+    for scene in kind_scenes(kind, n, seed, data_dir, split, exclude, first):
         truth = scene_truth(scene)
         found = set()
         for region in find_digits(scene.image):
@@ -99,15 +109,16 @@ def harvest_kind(args) -> tuple[list, list, Counter]:
 
 
 def harvest(scenes_total: int, seed: int, data_dir=None, split: str = "train", workers: int = 1,
-            mix: dict | None = None, log=None) -> Harvest:
-    """Crops and labels from about `scenes_total` scenes spread over the kinds of `mix`."""
+            mix: dict | None = None, exclude=None, log=None) -> Harvest:
+    """Crops and labels from about `scenes_total` scenes spread over the kinds of `mix`, written with the
+    digits of an MNIST split less the `exclude`d ones (a validation hold-out)."""
     mix = mix or MIX
     share = sum(mix.values())
     jobs = []
     for kind, weight in mix.items():
         count = max(1, round(scenes_total * weight / share))
         chunk = max(1, count // (4 * workers))  # several chunks per kind: the pool stays busy to the end
-        jobs += [(kind, min(chunk, count - start), seed * 1000 + start, data_dir, split) for start in range(0, count, chunk)]
+        jobs += [(kind, min(chunk, count - start), seed, data_dir, split, exclude, start) for start in range(0, count, chunk)]
     crops, labels, counts = [], [], Counter()
     t0 = time.perf_counter()
     if workers > 1:
@@ -131,7 +142,7 @@ def finder_report(n: int, seed: int, data_dir, split: str = "test", log=print) -
     """Per kind: share of digits the finder cuts out whole, and non-digit regions per scene."""
     out = {}
     for kind in list(KINDS) + list(STRESS_KINDS):
-        _, labels, c = harvest_kind((kind, n, seed, data_dir, split))
+        _, labels, c = harvest_kind((kind, n, seed, data_dir, split, None, 0))
         out[kind] = (c["whole"] / max(1, c["digits"]), c["reject"] / max(1, c["scenes"]))
         log(f"{kind:10s}: {c['whole']}/{c['digits']} digits found whole ({out[kind][0]:.1%}), "
             f"{out[kind][1]:.2f} non-digit regions per scene, {c['unclear']} unclear")

@@ -472,6 +472,14 @@ RENDERERS = {"canvas": render_canvas, "grid": render_grid, "border": render_bord
              "cheque": render_cheque, "styles": render_styles}
 
 
+def stress_scene(kind: str, data, seed: int, i: int, glyph_share: float = GLYPH_SHARE) -> Scene:
+    """Scene i of a stress kind, writing with the digits of `data` (an MNIST split); depends on (seed, kind, i)."""
+    if kind not in RENDERERS:
+        raise ValueError(f"unknown stress kind {kind!r}; choose from {', '.join(STRESS_KINDS)}")
+    rng = np.random.default_rng([seed, STRESS_KINDS.index(kind) + 100, i])
+    return RENDERERS[kind](DigitSource(data, rng, glyph_share), rng)
+
+
 def stress_scenes(kind: str, n: int, seed: int, data_dir=None, split: str = "test",
                   glyph_share: float = GLYPH_SHARE) -> Iterator[Scene]:
     """n scenes of one stress kind; scene i depends only on (seed, kind, i)."""
@@ -479,5 +487,4 @@ def stress_scenes(kind: str, n: int, seed: int, data_dir=None, split: str = "tes
         raise ValueError(f"unknown stress kind {kind!r}; choose from {', '.join(STRESS_KINDS)}")
     data = synth._dataset(data_dir, split)
     for i in range(n):
-        rng = np.random.default_rng([seed, STRESS_KINDS.index(kind) + 100, i])
-        yield RENDERERS[kind](DigitSource(data, rng, glyph_share), rng)
+        yield stress_scene(kind, data, seed, i, glyph_share)

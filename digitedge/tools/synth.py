@@ -472,7 +472,12 @@ def scenes(kind: str, n: int, seed: int, data_dir=None, split: str = "test") -> 
         raise ValueError(f"unknown scene kind {kind!r}; choose from {', '.join(KINDS)}")
     data = _dataset(data_dir, split)
     for i in range(n):
-        yield _random_scene(kind, data, np.random.default_rng([seed, KINDS.index(kind), i]))
+        yield scene(kind, data, seed, i)
+
+
+def scene(kind: str, data, seed: int, i: int) -> Scene:
+    """Scene i of a kind, writing with the digits of `data` (an MNIST split); depends on (seed, kind, i)."""
+    return _random_scene(kind, data, np.random.default_rng([seed, KINDS.index(kind), i]))
 
 
 # ---------------------------------------------------------------- files

@@ -21,6 +21,10 @@ class TrainConfig:
     shear: float = 0.15  # max shear factor
     shift: float = 0.10  # max shift, fraction of the image side
     thickness: float = 0.20  # probability of thickening or thinning strokes (each half of it)
+    scenes: int = 12000  # generated scenes whose digit-finder crops join training (0 = MNIST only)
+    glyphs: int = 10000  # stroke-drawn digits in styles MNIST lacks (flagged 1, crossed 7, ...)
+    junk: int = 6000  # letters and touching digit pairs, to be rejected
+    reject_weight: float = 1.0  # outlier exposure: weight of the uniform-output loss on non-digit crops
     device: str = "auto"  # auto | cpu | cuda
     bf16: bool = True  # bf16 autocast where the hardware has it (CUDA, CPUs with AVX512-BF16/AMX)
     data_dir: str = ""  # MNIST folder; empty = $DIGITEDGE_DATA or the user cache

@@ -24,6 +24,7 @@ from ..files import next_run_dir
 from .checkpoint import FORMAT, atomic_save, load_checkpoint
 from .config import TrainConfig
 from .data import load_mnist
+from .extra import build_extra
 from .model import SimpleCNN
 
 HISTORY_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
@@ -52,15 +53,30 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(images, dtype=np.uint8)).float().div_(255).unsqueeze(1)
 
 
-def load_splits(cfg: TrainConfig):
-    """Train/validation tensors: a seeded, fixed hold-out of `val_size` images from the 60k."""
+def load_splits(cfg: TrainConfig, log=print):
+    """Train/validation tensors: a seeded, fixed hold-out of `val_size` images from the 60k; the training
+    part is MNIST plus the extra crops (finder crops of generated scenes, glyphs, junk: label REJECT)."""
     train = load_mnist("train", cfg.data_dir or None)
     order = np.random.default_rng(cfg.seed).permutation(len(train.labels))
-    if cfg.limit:
-        order = order[: cfg.limit + cfg.val_size]
-    val_idx, train_idx = order[: cfg.val_size], order[cfg.val_size:]
-    x, y = to_tensor(train.images), torch.from_numpy(train.labels)
-    return x[train_idx], y[train_idx], x[val_idx], y[val_idx]
+    val_idx = order[: cfg.val_size]
+    train_idx = order[cfg.val_size:cfg.val_size + cfg.limit] if cfg.limit else order[cfg.val_size:]
+    extra = build_extra(cfg.scenes, cfg.glyphs, cfg.junk, cfg.seed, cfg.data_dir or None,
+                        train.images[train_idx], val_idx, log=log)
+    x = to_tensor(np.concatenate([train.images[train_idx], extra.images]))
+    y = torch.from_numpy(np.concatenate([train.labels[train_idx], extra.labels]))
+    return x, y, to_tensor(train.images[val_idx]), torch.from_numpy(train.labels[val_idx])
+
+
+def loss_of(logits: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, training: bool) -> torch.Tensor:
+    """Cross-entropy on digits; on REJECT crops, outlier exposure: cross-entropy against the uniform
+    distribution, so what is not a digit spreads its belief over all ten classes. Summed, per batch item."""
+    logits = logits.float()
+    digit = y >= 0
+    total = F.cross_entropy(logits[digit], y[digit], label_smoothing=cfg.label_smoothing if training else 0.0,
+                            reduction="sum") if digit.any() else logits.sum() * 0
+    if (~digit).any():
+        total = total - cfg.reject_weight * F.log_softmax(logits[~digit], 1).mean(1).sum()
+    return total / len(y)
 
 
 def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
@@ -88,13 +104,14 @@ def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Te
 
 
 def run_epoch(model, x, y, cfg, device, bf16, optimizer=None, scheduler=None, gen=None, desc=""):
-    """One pass; trains when an optimizer is given, else evaluates. Returns (loss, acc, predictions)."""
+    """One pass; trains when an optimizer is given, else evaluates. Returns (loss, accuracy on the digits,
+    predictions)."""
     training = optimizer is not None
     model.train(training)
     n = len(y)
     order = torch.randperm(n, generator=gen) if training else torch.arange(n)
     bs = cfg.batch_size if training else 1000
-    loss_sum, correct, preds = 0.0, 0, []
+    loss_sum, correct, digits, preds = 0.0, 0, 0, []
     bar = tqdm(range(0, n, bs), desc=desc, leave=False, dynamic_ncols=True, disable=True if not desc else None)  # None: off when not a terminal
     for i in bar:
         idx = order[i:i + bs]
@@ -104,7 +121,7 @@ def run_epoch(model, x, y, cfg, device, bf16, optimizer=None, scheduler=None, ge
         xb = xb.contiguous(memory_format=torch.channels_last)
         with torch.set_grad_enabled(training), torch.autocast(device.type, torch.bfloat16, enabled=bf16):
             logits = model(xb)
-            loss = F.cross_entropy(logits.float(), yb, label_smoothing=cfg.label_smoothing if training else 0.0)
+            loss = loss_of(logits, yb, cfg, training)
         if training:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -113,10 +130,11 @@ def run_epoch(model, x, y, cfg, device, bf16, optimizer=None, scheduler=None, ge
         pred = logits.argmax(1)
         loss_sum += loss.item() * len(yb)
         correct += (pred == yb).sum().item()
+        digits += (yb >= 0).sum().item()
         preds.append(pred.cpu())
         seen = min(i + bs, n)
-        bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
-    return loss_sum / n, correct / n, torch.cat(preds)
+        bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / max(digits, 1):.4f}")
+    return loss_sum / n, correct / max(digits, 1), torch.cat(preds)
 
 
 def make_optimizer(model, cfg: TrainConfig, steps_per_epoch: int):
@@ -149,7 +167,7 @@ def train(cfg: TrainConfig | None = None, out: str | os.PathLike = "runs/train",
     if device.type == "cpu":
         torch.set_num_threads(os.cpu_count() or 1)
     gen = torch.Generator().manual_seed(cfg.seed)
-    x_train, y_train, x_val, y_val = load_splits(cfg)
+    x_train, y_train, x_val, y_val = load_splits(cfg, log)
     model = SimpleCNN().to(device, memory_format=torch.channels_last)
     steps = math.ceil(len(y_train) / cfg.batch_size)
     optimizer, scheduler = make_optimizer(model, cfg, steps)
@@ -158,7 +176,7 @@ def train(cfg: TrainConfig | None = None, out: str | os.PathLike = "runs/train",
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         gen.set_state(ckpt["rng"])
-    log(f"Training SimpleCNN on {len(y_train)} images (validation {len(y_val)}), device {device}"
+    log(f"Training SimpleCNN on {len(y_train)} images ({int((y_train < 0).sum())} not digits; validation {len(y_val)}), device {device}"
         f"{' bf16' if bf16 else ''}, {cfg.epochs} epochs -> {run_dir}")
 
     csv_path = run_dir / "history.csv"

@@ -1,0 +1,64 @@
+"""Touching digits, split where the model reads two digits (recognition-driven segmentation).
+
+The finder cuts only regions far too wide for one digit. A pair written close enough to touch (cursive
+"35", a 1 leaning on a 5) is often no wider than a wide 0; shape cannot tell them apart, the model can: it
+was trained to reject merged pairs, and it reads the halves of a true pair confidently. So a wide region the
+model does not read as one digit is cut at its thinnest columns, and kept cut where both halves read well.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .preprocess import mnist_crop
+
+TRY_ASPECT = 0.8  # regions at least this wide (x their height) may be two digits
+CUTS = 3  # candidate cuts: the columns with the least ink in the middle of the region
+MIDDLE = (0.2, 0.8)  # ... between these shares of its width
+MAX_PARTS = 4  # a region splits into at most this many digits
+
+
+def cut_candidates(strength: np.ndarray, count: int = CUTS) -> list[int]:
+    """Columns to cut at: the local minima of the ink profile in the middle of the piece, thinnest first."""
+    w = strength.shape[1]
+    lo, hi = int(w * MIDDLE[0]), int(np.ceil(w * MIDDLE[1]))
+    if hi - lo < 1:
+        return []
+    profile = (strength > 0).sum(0).astype(np.float64)
+    smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
+    cols = np.arange(lo, hi)
+    minima = [c for c in cols if smooth[c] <= smooth[max(c - 1, 0)] and smooth[c] <= smooth[min(c + 1, w - 1)]]
+    return sorted(minima or list(cols), key=lambda c: (profile[c], abs(c - w / 2)))[:count]
+
+
+def halves(strength: np.ndarray, cut: int):
+    """[(x offset, y offset, tight piece)] left and right of a cut; empty sides are dropped."""
+    out = []
+    for x0, x1 in ((0, cut), (cut, strength.shape[1])):
+        part = strength[:, x0:x1]
+        rows, cols = np.flatnonzero(part.any(1)), np.flatnonzero(part.any(0))
+        if len(rows):
+            out.append((x0 + cols[0], rows[0], part[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]))
+    return out
+
+
+def split_region(strength: np.ndarray, predict, threshold: float, depth: int = MAX_PARTS - 1):
+    """[(x, y, piece, probabilities)] of the digits in a piece the model does not read as one: of the cuts
+    whose halves each read at `threshold` or better (a half that does not is split again the same way),
+    the one whose weakest digit reads best. None when no cut reads as digits."""
+    if depth < 1 or strength.shape[1] < TRY_ASPECT * strength.shape[0]:
+        return None
+    best, best_score = None, threshold
+    for cut in cut_candidates(strength):
+        parts = halves(strength, cut)
+        crops = [mnist_crop(p) for _, _, p in parts]
+        if len(parts) != 2 or any(c is None for c in crops):
+            continue
+        found = []
+        for (x, y, piece), p in zip(parts, predict(np.stack(crops))):
+            deeper = None if p.max() >= threshold else split_region(piece, predict, threshold, depth - 1)
+            found += [(x + dx, y + dy, q, pq) for dx, dy, q, pq in deeper] if deeper else [(x, y, piece, p)]
+        score = min(float(p.max()) for *_, p in found)
+        if score >= best_score and len(found) <= depth + 1:
+            best, best_score = found, score
+    return best
