@@ -494,7 +494,8 @@ def find_digits(image: np.ndarray) -> list[Region]:
     """All digit regions of an image, in reading order."""
     gray = to_gray(image)
     inverted = light_on_dark(gray)
-    scale = min(1.0, working_scale(gray, SEG_LONG_SIDE))
+    # At least 1 px across the short side: a 10000x10 strip at the long side's scale would be 0 px tall.
+    scale = min(1.0, max(working_scale(gray, SEG_LONG_SIDE), 1 / min(gray.shape)))
     work, pieces = _segment_at(gray, scale, None, inverted)
     pieces = drop_outsized(pieces, work.shape)
     if pieces:

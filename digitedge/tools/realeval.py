@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from ..errors import DigitedgeError
+from ..files import output_dir, write_new
 from ..runtime import DigitClassifier, ImageError, read_image, text_of
 from ..runtime.preprocess import mnist_crop
 
@@ -128,7 +129,6 @@ def evaluate_real(root, model=None, out=None, log=print) -> int:
         log(f"{name} (far-domain probe, {len(labels)} digits): top-1 {acc:.1%}")
     log(f"({secs / max(1, n + len(pages)):.3f} s per photo/page)")
     if out:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        (Path(out) / "real.json").write_text(json.dumps(dict(results, failures=failures), indent=2) + "\n")
-        log(f"Results saved to {out}")
+        saved = write_new(output_dir(out, "--out") / "real.json", (json.dumps(dict(results, failures=failures), indent=2) + "\n").encode())
+        log(f"Results saved to {saved}")
     return 0

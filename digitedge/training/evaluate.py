@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import next_run_dir, shown
 from .data import load_mnist
 from .report import write_report
 
@@ -28,14 +29,16 @@ def predict_onnx(path: Path, images: np.ndarray) -> np.ndarray:
     return np.concatenate([model.logits(images[i:i + 1000]).argmax(1) for i in range(0, len(images), 1000)])
 
 
-def evaluate(model_path, out, data_dir=None, history=None, log=print) -> float:
-    """Predict the 10,000 MNIST test images, write the report files into `out`, return accuracy."""
-    model_path, out = Path(model_path), Path(out)
+def evaluate(model_path, out=None, data_dir=None, history=None, log=print) -> float:
+    """Predict the 10,000 MNIST test images, write the report files into `out` (default: a new
+    runs/evaluate/expN, made only once the predictions are done), return accuracy."""
+    model_path = Path(model_path)
     test = load_mnist("test", data_dir)
     predict = predict_onnx if model_path.suffix == ".onnx" else predict_checkpoint
     y_pred = predict(model_path, test.images)
     acc = float((y_pred == test.labels).mean())
-    write_report(out, test.labels, y_pred, test.images, history, title=model_path.name)
-    log(f"{model_path}: MNIST test accuracy {acc:.4f} ({int((y_pred == test.labels).sum())}/{len(y_pred)})")
-    log(f"Results saved to {out}")
+    out = Path(out) if out else next_run_dir("runs/evaluate")
+    write_report(out, test.labels, y_pred, test.images, history, title=shown(model_path.name))
+    log(f"{shown(model_path)}: MNIST test accuracy {acc:.4f} ({int((y_pred == test.labels).sum())}/{len(y_pred)})")
+    log(f"Results saved to {shown(out)}")
     return acc
