@@ -195,7 +195,10 @@ def sub_parser(parser, verb):
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parse(sys.argv[1:] if argv is None else argv, parser)
+    try:
+        args = parse(sys.argv[1:] if argv is None else argv, parser)
+    except SystemExit as e:  # --help, --version, or a usage error already printed as one line
+        return e.code
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
@@ -211,7 +214,7 @@ def main(argv=None) -> int:
         print(f"digitedge {args.verb}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as e:  # a write the library did not expect to fail: stdout on a full disk, a file vanishing
-        what = shown(e.filename) if e.filename else "standard output" if stdout_broken() else "a file"
+        what = shown(e.filename) if e.filename else "standard output"  # file writes all name their file
         print(f"digitedge {args.verb}: error: {what}: {e.strerror or e}", file=sys.stderr)
         quiet_stdout()
         return EXIT_FAILED
@@ -234,14 +237,6 @@ def finish(code: int) -> int:
     """Flush stdout now, so a full disk or a closed pipe is reported here rather than at interpreter exit."""
     sys.stdout.flush()
     return code
-
-
-def stdout_broken() -> bool:
-    try:
-        sys.stdout.flush()
-        return False
-    except OSError:
-        return True
 
 
 def quiet_stdout() -> None:

@@ -21,7 +21,7 @@ from .errors import InputError, OutputError
 
 TEMP_PREFIX = ".digitedge-"  # .digitedge-<pid>-<random><suffix>: ASCII (OpenCV and ffmpeg get it), and
 TEMP_NAME = re.compile(r"^\.digitedge-(\d+)-")  # recognisable, so a later run removes a killed run's leftovers
-READ_CHUNK = 1 << 20
+READ_CHUNK = MIB = 1 << 20
 MAX_FREE_NAMES = 10_000
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -65,13 +65,13 @@ def read_bytes(path: str | os.PathLike, limit: int) -> bytes:
         if not stat.S_ISREG(st.st_mode):
             raise InputError("is a folder" if stat.S_ISDIR(st.st_mode) else f"not a regular file ({file_kind(st.st_mode)})")
         if st.st_size > limit:
-            raise InputError(f"file too large ({st.st_size / 1e6:.0f} MB, limit {limit / 1e6:.0f} MB)")
+            raise InputError(f"file too large ({st.st_size / MIB:.0f} MiB, limit {limit / MIB:.0f} MiB)")
         chunks, total = [], 0
         while chunk := os.read(fd, READ_CHUNK):
             chunks.append(chunk)
             total += len(chunk)
             if total > limit:
-                raise InputError(f"file too large (over {limit / 1e6:.0f} MB)")
+                raise InputError(f"file too large (over {limit / MIB:.0f} MiB)")
         return b"".join(chunks)
     except OSError as e:
         raise InputError(e.strerror or str(e)) from None

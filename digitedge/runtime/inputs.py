@@ -68,7 +68,7 @@ def glob_files(pattern: str) -> list[str]:
                 folder = stack.pop()
                 match(folder, tail)
                 with_entries(folder, lambda e: e.is_dir(follow_symlinks=False) and visible(e.name, "")
-                             and stack.append(e.path))
+                             and stack.append(e.path if folder else e.name))
             return
         if not GLOB_CHARS & set(head):
             path = os.path.join(base, head)

@@ -116,14 +116,6 @@ def camera_index(index: int) -> int:
     return index
 
 
-def quiet_opencv() -> None:
-    """Silence OpenCV's and ffmpeg's own warnings ('can't open camera by index', 'Connection refused'), which
-    would bury our one-line error. Set the variables yourself to see them."""
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET; read when ffmpeg is first used
-    if "OPENCV_LOG_LEVEL" not in os.environ:
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-
-
 def open_capture(spec: SourceSpec) -> cv2.VideoCapture | None:
     """An opened cv2.VideoCapture for the spec, or None."""
     if spec.kind == "stream" and cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG):
@@ -165,7 +157,6 @@ def source_fps(cap: cv2.VideoCapture) -> float:
 def open_source(source: str | int) -> FileSource | LiveSource:
     """Open a --source (see parse_source); raises SourceError with one line when it cannot be read."""
     spec = parse_source(source)
-    quiet_opencv()
     cap = open_capture(spec)
     if cap is None:
         raise open_failure(spec)
