@@ -47,7 +47,11 @@ def limits(fsize: int | None = None):
 def cli(*args, cwd=None, fsize=None, stdout=subprocess.PIPE, timeout=TIMEOUT) -> Result:
     """`digitedge ARGS` in a fresh process, bounded; asserts it neither crashed nor printed a traceback."""
     argv = [sys.executable, "-m", "digitedge.cli", *(os.fsdecode(a) if isinstance(a, bytes) else str(a) for a in args)]
-    done = subprocess.run(argv, stdout=stdout, stderr=subprocess.PIPE, cwd=cwd, timeout=timeout, preexec_fn=limits(fsize))
+    env = dict(os.environ)
+    if env.get("DIGITEDGE_DATA"):  # runs may start in another folder
+        env["DIGITEDGE_DATA"] = os.path.abspath(env["DIGITEDGE_DATA"])
+    done = subprocess.run(argv, stdout=stdout, stderr=subprocess.PIPE, cwd=cwd, timeout=timeout, preexec_fn=limits(fsize),
+                          env=env)
     out = done.stdout.decode("utf-8", "replace") if done.stdout is not None else ""
     result = Result(done.returncode, out, done.stderr.decode("utf-8", "replace"))
     assert done.returncode >= 0, f"killed by signal {-done.returncode}: {result.err[-500:]}"

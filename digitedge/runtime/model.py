@@ -200,7 +200,7 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     so.inter_op_num_threads = 1
     so.add_session_config_entry("session.intra_op.allow_spinning", ALLOW_SPINNING)
     so.add_session_config_entry("optimization.disable_specified_optimizers", DISABLED_OPTIMIZERS)
-    so.log_severity_level = 3  # errors only: no warnings on a user's terminal
+    so.log_severity_level = 4  # fatal only: an error reaches the user as our one line, not as ORT's log line too
     return so
 
 
