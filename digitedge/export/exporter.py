@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from argparse import ArgumentTypeError
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ import torch
 
 from .. import __version__
 from ..errors import CheckpointError, DigitedgeError, OutputError
+from ..options import file_stem
 from ..files import MAX_FREE_NAMES, claim, digest, output_dir, shown, temp_file
 from ..runtime.model import INPUT_SHAPE, META_PREFIX, PREPROCESS_RECIPE, first_line, to_input
 from ..training.checkpoint import load_model
@@ -98,6 +100,10 @@ def export(checkpoint=None, out=None, quantize=False, opset=18, calib=2000, chec
     model, ckpt = load_model(ckpt_path)
     out = output_dir(out if out else ckpt_path.parent, "--out")
     stem = name or ckpt_path.stem
+    try:
+        file_stem(stem)  # written inside --out: never ../x nor an absolute name
+    except ArgumentTypeError as e:
+        raise DigitedgeError(f"--name {e}") from None
     meta = base_metadata(ckpt_path, ckpt)
     test = load_mnist("test", data_dir) if (check or quantize) else None
     checks: list[parity.Check] = []

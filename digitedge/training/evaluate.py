@@ -8,7 +8,7 @@ import numpy as np
 
 from ..files import next_run_dir, shown
 from .data import load_mnist
-from .report import write_report
+from .report import report_folder, write_report
 
 
 def checkpoint_predictor(path: Path):
@@ -36,6 +36,8 @@ def evaluate(model_path, out=None, data_dir=None, history=None, log=print) -> fl
     """Predict the 10,000 MNIST test images, write the report files into `out` (default: a new
     runs/evaluate/expN, made only once the predictions are done), return accuracy."""
     model_path = Path(model_path)
+    if out:
+        report_folder(Path(out))  # before the work: a folder that holds a report is refused now, not after it
     predict = (onnx_predictor if model_path.suffix == ".onnx" else checkpoint_predictor)(model_path)  # fails fast
     test = load_mnist("test", data_dir)
     y_pred = predict(test.images)

@@ -27,10 +27,7 @@ def write_report(out: Path, y_true: np.ndarray, y_pred: np.ndarray, images: np.n
                  history: list[dict] | None = None, title: str = "") -> dict:
     """Write every report file into `out`; return scikit-learn's report dict. A folder that already holds a report
     is refused (OutputError): an earlier report is never overwritten, nor mixed with this one."""
-    out = output_dir(out, "--out")
-    taken = [name for name in REPORT_FILES if (out / name).exists() or (out / name).is_symlink()]
-    if taken:
-        raise OutputError(f"--out {shown(out)}: already holds a report ({taken[0]}); pass a new folder")
+    out = report_folder(out)
     names = [str(c) for c in LABELS]
     text = classification_report(y_true, y_pred, labels=LABELS, target_names=names, digits=4)
     data = classification_report(y_true, y_pred, labels=LABELS, target_names=names, output_dict=True)
@@ -41,6 +38,15 @@ def write_report(out: Path, y_true: np.ndarray, y_pred: np.ndarray, images: np.n
     if history:
         plot_curves(history, out / "curves.png")
     return data
+
+
+def report_folder(out: Path) -> Path:
+    """`out`, created and writable, holding no report yet (OutputError otherwise: nothing is overwritten)."""
+    out = output_dir(out, "--out")
+    taken = [name for name in REPORT_FILES if (out / name).exists() or (out / name).is_symlink()]
+    if taken:
+        raise OutputError(f"--out {shown(out)}: already holds a report ({taken[0]}); pass a new folder")
+    return out
 
 
 def plot_confusion(cm: np.ndarray, path: Path, title: str = "") -> None:
