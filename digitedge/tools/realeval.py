@@ -18,8 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import DigitedgeError
-from ..files import output_dir, write_new
+from ..errors import DigitedgeError, InputError
+from ..files import output_dir, read_bytes, shown, write_new
 from ..runtime import DigitClassifier, ImageError, read_image, text_of
 from ..runtime.preprocess import mnist_crop
 
@@ -72,13 +72,24 @@ def probe_accuracy(clf: DigitClassifier, images, labels) -> float:
     return float((clf.predict(probe_crops(images)).argmax(1) == labels).mean())
 
 
+def read_labels(path: Path) -> list[dict]:
+    """labels.csv as rows with at least `file` and `label`; DigitedgeError with one line otherwise."""
+    try:
+        rows = list(csv.DictReader(read_bytes(path, 64 << 20).decode("utf-8").splitlines()))
+    except (InputError, UnicodeDecodeError, csv.Error) as e:
+        raise DigitedgeError(f"{shown(path)}: unreadable ({e})") from None
+    if any(not isinstance(r.get("file"), str) or not isinstance(r.get("label"), str) for r in rows):
+        raise DigitedgeError(f"{shown(path)}: every row needs a file and a label (columns file,label)")
+    return rows
+
+
 def evaluate_real(root, model=None, out=None, log=print) -> int:
     root = Path(root)
     labels_csv = root / "labels.csv"
     if not labels_csv.is_file():
         raise DigitedgeError(f"{labels_csv}: missing; --real wants a realdigits folder with labels.csv")
     clf = DigitClassifier(model)
-    rows = list(csv.DictReader(open(labels_csv, newline="")))
+    rows = read_labels(labels_csv)
     results = {"model": str(clf.model.path)}
     confusion, per_source, failures = Counter(), Counter(), []
     ok = n = 0

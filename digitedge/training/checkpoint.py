@@ -39,7 +39,9 @@ def load_checkpoint(path: str | os.PathLike, resume: bool = False) -> dict:
             ckpt = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a bad file: pickle, zip, unsafe globals
         text = str(e).strip()
-        if "Weights only load failed" in text:
+        if not data.startswith((b"PK\x03\x04", b"\x80")):  # torch.save writes a zip (old versions: a pickle)
+            reason = "not a PyTorch file"
+        elif "Weights only load failed" in text:
             reason = "it holds Python objects, not just weights; refused, as digitedge loads with weights_only=True"
         else:
             reason = (text.splitlines() or [e.__class__.__name__])[0][:160]
