@@ -60,6 +60,7 @@ def test_save_never_replaces_a_file_nor_follows_a_planted_link(tmp_path, clip):
     victim.write_text("mine")
     (out / "annotated.mp4").symlink_to(victim)
     (out / "annotated_1.mp4").write_text("an earlier video")
+    (out / ".annotated.partial.mp4").symlink_to(victim)  # the old predictable temp name
     before = tree(tmp_path)
     r = cli("live", "--source", clip, "--no-display", "--save", out / "annotated.mp4")
     assert r.code == 0, r.err

@@ -115,3 +115,22 @@ def test_float_crops_in_0_1_are_used_as_they_are(mnist_dir):
         with pytest.raises(ValueError, match="crops"):
             clf.predict(bad)
     assert clf.predict(np.zeros((0, 28, 28), np.uint8)).shape == (0, 10)
+
+
+def test_api_images_are_read_or_refused_never_guessed():
+    """bool and [0, 1] float images read like their uint8 twin; None, 8-bit data in a uint16 array and floats past 1
+    are refused with the reason, not read as a blank page."""
+    from conftest import paper_with_text
+    from digitedge.runtime import DigitClassifier, ImageError, text_of
+
+    clf = DigitClassifier()
+    gray = paper_with_text(["4"], height=200)[..., 0]
+    assert text_of(clf.classify(gray)) == "4"
+    assert text_of(clf.classify(gray > 128)) == "4"
+    assert text_of(clf.classify(gray / 255.0)) == "4"
+    for bad, says in ((None, "image is None"), (gray.astype(np.uint16), "uint16 image whose values stop at"),
+                      (gray.astype(np.float32), "floats must be finite and in"), (gray.astype(np.int64) - 300, "0..255"),
+                      (np.zeros((0, 4), np.uint8), "empty image"), (np.zeros((4, 4, 2), np.uint8), "expected H x W"),
+                      ("no/such.png", "no/such.png: no such file")):
+        with pytest.raises(ImageError, match=says):
+            clf.classify(bad)

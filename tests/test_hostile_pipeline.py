@@ -117,6 +117,8 @@ def test_export_never_replaces_and_keeps_the_pair_together(trained_run, mnist_di
     shutil.copy(trained_run / "best.pt", tmp_path / "best.pt")
     (tmp_path / "best.onnx").write_text("the user's")
     (tmp_path / "best_1.int8.onnx").mkdir()
+    (tmp_path / ".best.onnx.tmp").symlink_to(tmp_path / "victim")  # the old predictable temp names
+    (tmp_path / ".best.int8.onnx.tmp").symlink_to(tmp_path / "victim")
     before = tree(tmp_path)
     said = []
     assert export(tmp_path / "best.pt", quantize=True, calib=50, check=False, data_dir=mnist_dir, log=said.append)
@@ -124,6 +126,7 @@ def test_export_never_replaces_and_keeps_the_pair_together(trained_run, mnist_di
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("best_2")) == ["best_2.int8.onnx", "best_2.onnx"]
     assert any("not replaced, written as best_2" in line for line in said)
     assert_only_added_under(before, tree(tmp_path), "best_2.onnx", "best_2.int8.onnx")
+    assert not (tmp_path / "victim").exists()
 
 
 def test_failing_int8_write_leaves_neither_file(trained_run, mnist_dir, tmp_path, monkeypatch):
@@ -176,3 +179,11 @@ def test_realeval_out_writes_a_new_file(tmp_path):
     assert write_new(tmp_path / "real.json", b"{}").name == "real_1.json"
     assert (tmp_path / "real.json").read_text() == "earlier"
     assert np.array_equal(sorted(os.listdir(tmp_path)), ["real.json", "real_1.json"])
+
+
+@pytest.mark.parametrize("labels, says", [(b"\xff\xfe", "unreadable"), (b"x,y\n1,2\n", "every row needs a file and a label"),
+                                          (b"file,label\na.png\n", "every row needs a file and a label")])
+def test_realeval_labels_that_cannot_be_used_are_one_line(tmp_path, labels, says):
+    (tmp_path / "labels.csv").write_bytes(labels)
+    r = cli("evaluate", "--real", tmp_path)
+    assert r.code == 2 and len(r.err_lines) == 1 and says in r.err, r.err
