@@ -128,7 +128,7 @@ class OpenedPath:
 
     def __init__(self, path: str | os.PathLike, folder: bool = False):
         self.fd, text = None, os.fspath(path)
-        target = os.path.dirname(text) or "." if folder else text
+        target = (os.path.dirname(text) or ".") if folder else text
         try:
             target.encode("utf-8")
             self.path = text
