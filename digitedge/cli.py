@@ -8,12 +8,20 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import signal
 import sys
+import traceback
 
 from . import __version__
 from .errors import DigitedgeError
+from .files import shown
+from .options import file_stem, number, whole
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+MAX_THREADS = 256  # = runtime.model.MAX_THREADS (not imported: that would load onnxruntime for `train --help`)
+MNIST_TRAIN, MNIST_VAL = 60_000, 5_000
+OPSETS = (18, 25)  # the dynamo exporter's lowest; the highest this onnxruntime loads (checked in the tests)
+CALIB_MIN = 50  # one calibration batch
 TRAIN_FLAGS = ("epochs", "batch_size", "lr", "seed", "data_dir", "device")  # flags that map onto TrainConfig
 
 
@@ -36,10 +44,7 @@ def cmd_train(a):
         overrides["limit"] = a.subset
     if a.no_augment:
         overrides["augment"] = False
-    cfg = TrainConfig(**overrides)
-    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
-        raise UserError("--epochs and --batch-size must be >= 1 and --lr > 0")
-    train(cfg, out=a.out)
+    train(TrainConfig(**overrides), out=a.out)
     return EXIT_OK
 
 
@@ -56,10 +61,9 @@ def cmd_evaluate(a):
         return EXIT_OK
     if not a.model:
         raise UserError("evaluate needs MODEL (a .pt checkpoint or .onnx file), or --real DIR / --synth N")
-    from .files import next_run_dir
     from .training.evaluate import evaluate
 
-    evaluate(a.model, out=a.out or next_run_dir("runs/evaluate"), data_dir=a.data_dir)
+    evaluate(a.model, out=a.out, data_dir=a.data_dir)
     return EXIT_OK
 
 
@@ -91,29 +95,32 @@ def cmd_bench(a):
 
 
 class Parser(argparse.ArgumentParser):
-    """Sub-command parsers: no prefix matching, so a typo is an error with a suggestion, never a guess."""
+    """No prefix matching, so a typo is an error with a suggestion, never a guess; an error is one line."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {shown(message)} (see {self.prog} --help)\n")
+
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="digitedge", description="Handwritten digits from MNIST training to int8 ONNX at the edge.",
+    p = Parser(prog="digitedge", description="Handwritten digits from MNIST training to int8 ONNX at the edge.",
                                 allow_abbrev=False)
     p.add_argument("--version", action="version", version=f"digitedge {__version__}")
     sub = p.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)
 
     t = sub.add_parser("train", help="train SimpleCNN on MNIST and write the report")
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float, help="peak learning rate")
-    t.add_argument("--seed", type=int)
+    t.add_argument("--epochs", type=whole(1, 1000))
+    t.add_argument("--batch-size", type=whole(1, 8192))
+    t.add_argument("--lr", type=number(0, 1, lo_open=True), help="peak learning rate, in (0, 1]")
+    t.add_argument("--seed", type=whole(0, 2**32 - 1))
     t.add_argument("--device", choices=["auto", "cpu", "cuda"])
     t.add_argument("--data-dir", help="MNIST folder (default $DIGITEDGE_DATA, else the user cache; downloaded if missing)")
     t.add_argument("--out", default="runs/train", help="parent of the run folders (default runs/train)")
     t.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder (or its last.pt)")
-    t.add_argument("--subset", type=int, metavar="N", help="train on only N images (smoke runs)")
+    t.add_argument("--subset", type=whole(1, MNIST_TRAIN - MNIST_VAL), metavar="N", help="train on only N images (smoke runs)")
     t.add_argument("--no-augment", action="store_true", help="train on clean images only")
     t.set_defaults(func=cmd_train)
 
@@ -122,16 +129,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", help="report folder (default: a new runs/evaluate/expN)")
     e.add_argument("--data-dir")
     e.add_argument("--real", metavar="DIR", help="evaluate the runtime on a realdigits folder (labels.csv)")
-    e.add_argument("--synth", type=int, metavar="N", help="evaluate the runtime on N camera-style frames from MNIST test")
+    e.add_argument("--synth", type=whole(1, 100_000), metavar="N", help="evaluate the runtime on N camera-style frames from MNIST test")
     e.set_defaults(func=cmd_evaluate)
 
     x = sub.add_parser("export", help="checkpoint -> ONNX (fp32, and int8 with --quantize), parity-checked")
     x.add_argument("checkpoint", nargs="?", help="default: the newest run's best.pt")
     x.add_argument("--quantize", action="store_true", help="also write a static int8 (QDQ) model")
     x.add_argument("--out", help="output folder (default: the checkpoint's folder)")
-    x.add_argument("--name", help="file stem (default: the checkpoint's, e.g. best -> best.onnx)")
-    x.add_argument("--opset", type=int, default=18, help="ONNX opset (18: the dynamo exporter's lowest)")
-    x.add_argument("--calib", type=int, default=2000, help="training images used for int8 calibration")
+    x.add_argument("--name", type=file_stem, help="file stem (default: the checkpoint's, e.g. best -> best.onnx)")
+    x.add_argument("--opset", type=whole(*OPSETS), default=18, help="ONNX opset, 18 (the dynamo exporter's lowest) to 25")
+    x.add_argument("--calib", type=whole(CALIB_MIN, MNIST_TRAIN), default=2000,
+                   help=f"training images used for int8 calibration ({CALIB_MIN} to {MNIST_TRAIN})")
     x.add_argument("--calib-method", default="minmax", choices=["minmax", "entropy", "percentile"])
     x.add_argument("--no-check", action="store_true", help="skip the parity checks")
     x.add_argument("--data-dir")
@@ -142,8 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--model", help="an .onnx model (default: the shipped int8 model)")
     c.add_argument("--format", choices=["table", "json"], default="table")
     c.add_argument("--save", metavar="DIR", help="write annotated copies here")
-    c.add_argument("--conf", type=float, help="reject digits below this confidence (default from the runtime)")
-    c.add_argument("--threads", type=int)
+    c.add_argument("--conf", type=number(0, 1), help="reject digits below this confidence, in [0, 1] (default 0.5)")
+    c.add_argument("--threads", type=whole(1, MAX_THREADS))
     c.set_defaults(func=cmd_classify)
 
     lv = sub.add_parser("live", help="read digits live from a camera, video file or stream")
@@ -152,14 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--save", metavar="OUT.mp4")
     lv.add_argument("--no-display", action="store_true", help="no window; JSON Lines on stdout")
     lv.add_argument("--format", choices=["table", "json"], default=None, help="json: JSON Lines also with a window")
-    lv.add_argument("--threads", type=int)
+    lv.add_argument("--threads", type=whole(1, MAX_THREADS))
     lv.set_defaults(func=cmd_live)
 
     b = sub.add_parser("bench", help="CPU latency and throughput of every installed backend, side by side")
     b.add_argument("--model", help="fp32 .onnx (its .int8.onnx twin is benchmarked too); default: shipped")
     b.add_argument("--checkpoint", help="the .pt the model came from, for the PyTorch row (default: found by sha256)")
-    b.add_argument("--threads", type=int, help="'all cores' thread count (default: os.cpu_count())")
-    b.add_argument("--seconds", type=float, default=2.0, help="time budget per measurement")
+    b.add_argument("--threads", type=whole(1, MAX_THREADS), help="'all cores' thread count (default: os.cpu_count())")
+    b.add_argument("--seconds", type=number(0, 600, lo_open=True), default=2.0, help="time budget per measurement, in (0, 600]")
     b.add_argument("--format", choices=["table", "json"], default="table")
     b.add_argument("--data-dir")
     b.set_defaults(func=cmd_bench)
@@ -187,20 +195,56 @@ def sub_parser(parser, verb):
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parse(sys.argv[1:] if argv is None else argv, parser)
+    try:
+        args = parse(sys.argv[1:] if argv is None else argv, parser)
+    except SystemExit as e:  # --help, --version, or a usage error already printed as one line
+        return e.code
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    previous = signal.signal(signal.SIGTERM, interrupt) if argv is None else None  # finally blocks clean up
     try:
-        return args.func(args)
+        return finish(args.func(args))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `digitedge classify ... | head`: the reader left; say nothing more
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        quiet_stdout()
         return EXIT_FAILED
     except DigitedgeError as e:
         print(f"digitedge {args.verb}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as e:  # a write the library did not expect to fail: stdout on a full disk, a file vanishing
+        what = shown(e.filename) if e.filename else "standard output"  # file writes all name their file
+        print(f"digitedge {args.verb}: error: {what}: {e.strerror or e}", file=sys.stderr)
+        quiet_stdout()
+        return EXIT_FAILED
+    except Exception as e:  # a bug: one line, and the traceback when asked for
+        if os.environ.get("DIGITEDGE_DEBUG"):
+            traceback.print_exc()
+        print(f"digitedge {args.verb}: internal error: {e.__class__.__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''} "
+              "(a bug: please report it; DIGITEDGE_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def finish(code: int) -> int:
+    """Flush stdout now, so a full disk or a closed pipe is reported here rather than at interpreter exit."""
+    sys.stdout.flush()
+    return code
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null: what is still buffered cannot be written, and Python would say so at exit."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ def test_export_writes_checked_fp32_and_int8_models(exported):
         assert inp.name == "input" and out.name == "logits"
         dims = [d.dim_param or d.dim_value for d in inp.type.tensor_type.shape.dim]
         assert isinstance(dims[0], str) and dims[1:] == [1, 28, 28], "dynamic batch, 1x28x28"
-    assert not list(exported.glob(".*.tmp")), "no temp files left"
+    assert not list(exported.glob(".digitedge-*")), "no temp files left"
     assert (exported / "best.int8.onnx").stat().st_size <= 0.3 * (exported / "best.onnx").stat().st_size
 
 

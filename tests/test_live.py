@@ -326,8 +326,10 @@ def test_cli_interrupt_closes_the_video_and_prints_the_summary(tmp_path, sig):
     stream_plan = [100_000]  # a camera that never ends: only the signal stops `live`
     out = tmp_path / "stopped.mp4"
     with MjpegServer(stream_plan) as server:
+        # A shell running this suite in the background ignores SIGINT, and children inherit that: restore it.
         proc = subprocess.Popen(live_cmd("--source", server.url, "--no-display", "--save", out),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             for _ in range(5):
                 assert proc.stdout.readline(), "live printed nothing"

@@ -1,12 +1,14 @@
 """`digitedge export`: checkpoint -> NAME.onnx (fp32) and NAME.int8.onnx, self-describing and parity-checked.
 
-Both files are written to temp names first and renamed only after every check passed.
+Both files are written to temp files first and published together, under a free name, only after every check
+passed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+from argparse import ArgumentTypeError
 import json
 import logging
 import os
@@ -20,9 +22,10 @@ import onnxruntime as ort
 import torch
 
 from .. import __version__
-from ..errors import CheckpointError
-from ..files import digest
-from ..runtime.model import INPUT_SHAPE, META_PREFIX, PREPROCESS_RECIPE, to_input
+from ..errors import CheckpointError, DigitedgeError, OutputError
+from ..options import file_stem
+from ..files import MAX_FREE_NAMES, claim, digest, output_dir, shown, temp_file
+from ..runtime.model import INPUT_SHAPE, META_PREFIX, PREPROCESS_RECIPE, first_line, to_input
 from ..training.checkpoint import load_model
 from ..training.data import load_mnist
 from . import parity
@@ -89,51 +92,86 @@ def base_metadata(ckpt_path: Path, ckpt: dict) -> dict[str, str]:
 
 def export(checkpoint=None, out=None, quantize=False, opset=18, calib=2000, check=True, data_dir=None,
            calib_method="minmax", name=None, log=print) -> bool:
-    """Export (and quantize); returns True when every parity check passed. Raises DigitedgeError on bad input."""
+    """Export (and quantize); returns True when every parity check passed. Raises DigitedgeError on bad input.
+    Both files are written to temp files in `out` and published together under a free stem (best, best_1, ...):
+    an earlier export is never replaced, and a failure leaves neither file."""
     t0 = time.time()
     ckpt_path = Path(checkpoint) if checkpoint else newest_checkpoint()
     model, ckpt = load_model(ckpt_path)
-    out = Path(out) if out else ckpt_path.parent
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(out if out else ckpt_path.parent, "--out")
     stem = name or ckpt_path.stem
-    final = {"fp32": out / f"{stem}.onnx", "int8": out / f"{stem}.int8.onnx"}
-    tmp = {k: v.with_name(f".{v.name}.tmp") for k, v in final.items()}
+    try:
+        file_stem(stem)  # written inside --out: never ../x nor an absolute name
+    except ArgumentTypeError as e:
+        raise DigitedgeError(f"--name {e}") from None
     meta = base_metadata(ckpt_path, ckpt)
     test = load_mnist("test", data_dir) if (check or quantize) else None
     checks: list[parity.Check] = []
-    try:
-        export_fp32(model, tmp["fp32"], opset)
+    with temp_file(out, ".onnx") as tmp32, temp_file(out, ".onnx") as tmp8:
+        export_fp32(model, tmp32, opset)
+        check_opset(tmp32, opset)
         if test is not None:
             ref = torch_logits(model, test.images)
-            fp32 = onnx_logits(tmp["fp32"], test.images)
+            fp32 = onnx_logits(tmp32, test.images)
             meta["test_accuracy"] = f"{parity.accuracy(fp32, test.labels):.4f}"
             checks += parity.fp32_checks(ref, fp32)
-        set_metadata(tmp["fp32"], meta, "digitedge SimpleCNN, fp32")
-        written = [("fp32", tmp["fp32"], meta)]
+        set_metadata(tmp32, meta, "digitedge SimpleCNN, fp32")
+        written = [(tmp32, ".onnx", meta)]
         if quantize:
             train = load_mnist("train", data_dir)
             pick = np.random.default_rng(CALIB_SEED).choice(len(train.labels), size=min(calib, len(train.labels)), replace=False)
-            settings = quantize_int8(tmp["fp32"], tmp["int8"], train.images[np.sort(pick)], calib_method)
-            int8 = onnx_logits(tmp["int8"], test.images)
+            try:
+                settings = quantize_int8(tmp32, tmp8, train.images[np.sort(pick)], calib_method)
+            except Exception as e:  # onnxruntime.quantization raises plain errors for what it cannot handle
+                raise DigitedgeError(f"int8 quantization failed at opset {opset} ({first_line(e)}); nothing written") from None
+            int8 = onnx_logits(tmp8, test.images)
             meta8 = dict(meta, test_accuracy=f"{parity.accuracy(int8, test.labels):.4f}", quantization=json.dumps(settings))
-            set_metadata(tmp["int8"], meta8, "digitedge SimpleCNN, static int8 (QDQ)")
+            set_metadata(tmp8, meta8, "digitedge SimpleCNN, static int8 (QDQ)")
             checks += parity.int8_checks(fp32, int8, test.labels)
-            checks.append(parity.size_check(tmp["fp32"].stat().st_size, tmp["int8"].stat().st_size))
-            written.append(("int8", tmp["int8"], meta8))
+            checks.append(parity.size_check(tmp32.stat().st_size, tmp8.stat().st_size))
+            written.append((tmp8, ".int8.onnx", meta8))
         if checks:
             log(parity.format_table(checks))
         failed = [c.name for c in checks if not c.ok]
         if failed and check:
             log(f"export: parity check failed ({'; '.join(failed)}); nothing written (--no-check to write anyway)")
             return False
-        for kind, path, kind_meta in written:
-            replaced = final[kind].exists()  # said, never silent: an earlier export is being replaced
-            os.replace(path, final[kind])
+        final = publish_together(out, stem, [(tmp, suffix) for tmp, suffix, _ in written])
+        if final[0].stem != stem:
+            log(f"export: {stem}.onnx{' or ' + stem + '.int8.onnx' if quantize else ''} exists in {shown(out)}; "
+                f"not replaced, written as {final[0].stem}")
+        for path, (_, _, kind_meta) in zip(final, written):
             acc = kind_meta.get("test_accuracy")
-            log(f"{final[kind]}  {final[kind].stat().st_size / 1e6:.2f} MB" + (f"  MNIST test accuracy {acc}" if acc else "")
-                + ("  (replaced the earlier file)" if replaced else ""))
-    finally:
-        for path in tmp.values():
-            path.unlink(missing_ok=True)
-    log(f"Export done in {time.time() - t0:.1f}s. Results saved to {out}")
+            log(f"{shown(path)}  {path.stat().st_size / 1e6:.2f} MB" + (f"  MNIST test accuracy {acc}" if acc else ""))
+    log(f"Export done in {time.time() - t0:.1f}s. Results saved to {shown(out)}")
     return True
+
+
+def check_opset(path: Path, opset: int) -> None:
+    """The exporter may fall back to another opset without an error: the file must have the one asked for."""
+    got = [o.version for o in onnx.load(str(path), load_external_data=False).opset_import if o.domain in ("", "ai.onnx")]
+    if got != [opset]:
+        raise DigitedgeError(f"--opset {opset}: the exporter wrote opset {got[0] if got else 'none'}; use 18 (the default)")
+
+
+def publish_together(out: Path, stem: str, files: list[tuple[Path, str]]) -> list[Path]:
+    """Move temp files to out/STEM<suffix> under one free stem (STEM, STEM_1, ...): all of them or none."""
+    for candidate in [stem] + [f"{stem}_{n}" for n in range(1, MAX_FREE_NAMES)]:
+        targets = [out / f"{candidate}{suffix}" for _, suffix in files]
+        claimed = []
+        try:
+            for target in targets:
+                if not claim(target):
+                    break
+                claimed.append(target)
+            else:
+                for (tmp, _), target in zip(files, targets):
+                    os.replace(tmp, target)
+                return targets
+        except OSError as e:
+            for target in claimed:
+                target.unlink(missing_ok=True)
+            raise OutputError(f"{shown(out / stem)}: not written ({e.strerror or e}); nothing exported") from None
+        for target in claimed:
+            target.unlink(missing_ok=True)
+    raise OutputError(f"{shown(out / stem)}: no free name left in {shown(out)}")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .imageio import as_image
 from .model import OnnxModel
 from .preprocess import find_digits
 from .split import split_region
@@ -46,17 +48,19 @@ class DigitClassifier:
 
     def __init__(self, model: str | os.PathLike | None = None, threads: int | None = None,
                  threshold: float = DEFAULT_THRESHOLD):
+        check_threshold(threshold)
         self.model = OnnxModel(model, threads)
-        self.threshold = threshold
+        self.threshold = float(threshold)
         self.labels = self.model.labels
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
-        """Ready MNIST-style crops uint8 [N, 28, 28] -> probabilities [N, 10]."""
+        """Ready MNIST-style crops, uint8 [N, 28, 28] (or floats already in [0, 1]) -> probabilities [N, 10]."""
         return self.model.probabilities(crops)
 
-    def classify(self, image: np.ndarray) -> list[Digit]:
-        """Every digit on the image (gray/BGR/BGRA, 8 or 16 bit, any size), in reading order."""
-        regions = find_digits(image)
+    def classify(self, image) -> list[Digit]:
+        """Every digit on the image, in reading order. `image`: a path, or an array (gray/BGR/BGRA; uint8, uint16,
+        bool, or floats in [0, 1]; any size). Raises ImageError (a ValueError) for anything else, None included."""
+        regions = find_digits(as_image(image))
         if not regions:
             return []
         probs = self.predict(np.stack([r.crop for r in regions]))
@@ -83,3 +87,10 @@ def renumber_lines(digits: list[Digit]) -> list[Digit]:
     for d in digits:
         d.line = index[d.line]
     return digits
+
+
+def check_threshold(threshold) -> None:
+    """A confidence threshold is a finite number in [0, 1]; ValueError otherwise (nan would pass everything)."""
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating, np.integer)) \
+            or not math.isfinite(threshold) or not 0 <= threshold <= 1:
+        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")

@@ -2,7 +2,7 @@
 
 The loop reads a frame, classifies it, steadies the result over a few frames, draws, and hands the picture
 to the window, the video writer and stdout. Everything else is a small helper here: `Stabilizer` (pure,
-no OpenCV), `VideoSaver`, `Window`, `Printer`.
+no OpenCV), `Window`, `Printer`; the video file is written by `outputs.VideoSaver`.
 
 Stops: end of a file; q or Esc in the window (exit 0); a camera/stream that stays down after a few reopen
 tries (exit 0); Ctrl-C or SIGTERM (exit 130, the shell's code for an interrupt). On every stop the video is
@@ -25,13 +25,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import DigitedgeError
+from ..errors import DigitedgeError, OutputError
+from ..files import shown
 from .classifier import Digit, DigitClassifier, text_of
 from .draw import annotate, live_banner, mark_paused
+from .model import check_threads
+from .outputs import VideoSaver, check_video_name, same_file, save_image
 from .preprocess import reading_order
-from .sources import Frame, open_source
+from .sources import Frame, open_source, parse_source
 
-EXIT_OK, EXIT_INTERRUPTED = 0, 130
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 # Smoothing: two majority votes over each tracked digit's last WINDOW frames. It is shown while seen in
 # MIN_SEEN of them (appears on its 3rd frame, survives a 1-2 frame miss, gone on the 3rd frame without it,
 # so blank paper reads "" by then; specks seen once or twice never show), with the label most of its
@@ -40,8 +43,6 @@ WINDOW = 5
 MIN_SEEN = 3
 MATCH_IOU = 0.3  # box overlap that makes a detection the same digit as a track (hand shake moves a few px)
 FPS_SMOOTHING = 0.9  # banner FPS: exponential average over about 10 frames
-SAVE_FOURCC = "mp4v"  # in every OpenCV build, unlike H.264
-SAVE_EXTS = {".mp4", ".m4v", ".mov", ".avi", ".mkv"}
 WINDOW_TITLE = "digitedge live"
 KEY_QUIT, KEY_PAUSE, KEY_SNAPSHOT = {ord("q"), ord("Q"), 27}, {ord(" ")}, {ord("s"), ord("S")}
 PAUSE_POLL_MS = 50
@@ -176,48 +177,6 @@ class Printer:
                   file=self.stream, flush=True)
 
 
-class VideoSaver:
-    """Annotated video at the source's size and rate, written to a hidden temp name and renamed on close,
-    so a half-written file never sits under the real name. A None path saves nothing."""
-
-    def __init__(self, path: str | os.PathLike | None, fps: float, size: tuple[int, int]):
-        self.path, self.size, self.frames, self.writer = (Path(path) if path else None), size, 0, None
-        self.replaced = False
-        if self.path is None:
-            return
-        if self.path.suffix.lower() not in SAVE_EXTS:
-            raise LiveError(f"--save {self.path}: name a video file ending in .mp4 (or {', '.join(sorted(SAVE_EXTS - {'.mp4'}))})")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")  # suffix picks the container
-        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*SAVE_FOURCC), fps, size)
-        if not self.writer.isOpened():
-            self.writer = None
-            raise LiveError(f"--save {self.path}: cannot open a video writer there; check the folder is writable")
-
-    def write(self, image: np.ndarray, repeat: int = 1) -> None:
-        """`repeat` > 1 fills a live source's dropped frames with this one, so the video keeps real time."""
-        if self.writer is None:
-            return
-        if (image.shape[1], image.shape[0]) != self.size:  # a stream that changed resolution mid-way
-            image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
-        for _ in range(max(1, repeat)):
-            self.writer.write(image)
-            self.frames += 1
-
-    def close(self) -> Path | None:
-        """Finish the file; the saved path, or None when nothing was saved."""
-        if self.writer is None:
-            return None
-        self.writer.release()
-        self.writer = None
-        if not self.frames:
-            self.tmp.unlink(missing_ok=True)
-            return None
-        self.replaced = self.path.exists()  # said in the summary: an earlier video is never replaced silently
-        os.replace(self.tmp, self.path)
-        return self.path
-
-
 def gui_note() -> str | None:
     """None when a window can be shown, else the one-line reason why not."""
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -227,14 +186,6 @@ def gui_note() -> str | None:
     except cv2.error:
         return "this OpenCV has no GUI (opencv-python-headless), so no window; pip install opencv-python for one"
     return None
-
-
-def free_name(folder: Path, stem: str, suffix: str) -> Path:
-    """folder/stem_001.png, _002, ...: never overwrite an earlier snapshot."""
-    n = 1
-    while (folder / f"{stem}_{n:03d}{suffix}").exists():
-        n += 1
-    return folder / f"{stem}_{n:03d}{suffix}"
 
 
 class Window:
@@ -275,9 +226,11 @@ class Window:
         return next(iter(KEY_QUIT))
 
     def _snapshot(self, image: np.ndarray) -> None:
-        path = free_name(self.snapshot_dir, "live_snapshot", ".png")
-        cv2.imwrite(str(path), image)
-        print(f"live: snapshot saved to {path}", file=sys.stderr)
+        try:
+            path = save_image(self.snapshot_dir / "live_snapshot.png", image)
+            print(f"live: snapshot saved to {shown(path)}", file=sys.stderr)
+        except OutputError as e:  # the run goes on: a snapshot is a side show
+            print(f"live: error: {e}", file=sys.stderr)
 
     def _visible(self) -> bool:
         """False once the user closed the window with its title-bar button."""
@@ -352,19 +305,28 @@ def process(frames, clf: DigitClassifier, out: Outputs, meter: FpsMeter) -> str:
 
 def run_live(source, model=None, save=None, display: bool = True, threads: int | None = None,
              fmt: str | None = None) -> int:
-    """`digitedge live`: see the module docstring. Returns the exit code."""
-    if threads is not None and threads < 1:
-        raise LiveError(f"--threads {threads}: use 1 or more (or leave it out for all cores)")
+    """`digitedge live`: see the module docstring. Returns the exit code: 0, 1 when the video could not be
+    saved, 130 when interrupted."""
+    try:
+        check_threads(threads)
+    except ValueError as e:
+        raise LiveError(f"--threads: {e}") from None
     if fmt not in (None, "json", "table"):
         raise LiveError(f"--format {fmt}: use json or table")
+    spec = parse_source(source)
+    if save:
+        check_video_name(Path(save))
+        if spec.kind == "file" and same_file(save, spec.target):
+            raise LiveError(f"--save {shown(save)} is the --source video; name another file")
     if threads:
         cv2.setNumThreads(threads)  # the digit finder's OpenCV calls too, not only onnxruntime: one budget
     clf = DigitClassifier(model, threads)  # a bad model fails before the camera turns on
     src = open_source(source)
-    reason, saved = "error", None
+    reason, saved, save_error = "error", None, None
     with contextlib.ExitStack() as stack:
         stack.callback(src.close)
         saver = VideoSaver(save, src.fps, src.size)
+        stack.callback(saver.discard)
         window = Window(display, Path(save).parent if save else Path.cwd())
         stack.callback(window.close)
         printer = Printer(fmt or (None if window.open else "json"))
@@ -378,13 +340,18 @@ def run_live(source, model=None, save=None, display: bool = True, threads: int |
             reason = "stdout closed"
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         finally:
-            saved = saver.close()
+            try:
+                saved = saver.close()
+            except OutputError as e:
+                save_error = str(e)
             src.close()
-            print(summary(src, meter, reason, saved, threads, saver.replaced), file=sys.stderr)
-    return EXIT_INTERRUPTED if reason == "interrupted" else EXIT_OK
+            print(summary(src, meter, reason, saved, threads), file=sys.stderr)
+            if save_error:
+                print(f"live: error: {save_error}", file=sys.stderr)
+    return EXIT_INTERRUPTED if reason == "interrupted" else EXIT_FAILED if save_error else EXIT_OK
 
 
-def summary(src, meter: FpsMeter, reason: str, saved: Path | None, threads: int | None, replaced: bool = False) -> str:
+def summary(src, meter: FpsMeter, reason: str, saved: Path | None, threads: int | None) -> str:
     why = {"end": "stream ended" if src.is_live else "end of file", "quit": "quit", "interrupted": "interrupted",
            "stdout closed": "stdout closed", "error": "error"}[reason]
     parts = [f"live: {src.name} ({src.size[0]}x{src.size[1]}): {src.frames_read} frames read, {meter.count} processed, "
@@ -393,5 +360,5 @@ def summary(src, meter: FpsMeter, reason: str, saved: Path | None, threads: int 
     if src.reconnects:
         parts.append(f"{src.reconnects} reconnect{'s' if src.reconnects > 1 else ''}")
     if saved:
-        parts.append(f"video saved to {saved}" + (" (replacing the earlier file)" if replaced else ""))
+        parts.append(f"video saved to {shown(saved)}")
     return "; ".join(parts)

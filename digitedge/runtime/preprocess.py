@@ -687,7 +687,8 @@ def find_digits(image: np.ndarray) -> list[Region]:
     gray = to_gray(image)
     if light_on_dark(gray):
         gray = cv2.bitwise_not(gray)  # chalk, white-on-black drawings: one polarity from here on
-    scale = min(1.0, working_scale(gray, SEG_LONG_SIDE))
+    # At least 1 px across the short side: a 10000x10 strip at the long side's scale would be 0 px tall.
+    scale = min(1.0, max(working_scale(gray, SEG_LONG_SIDE), 1 / min(gray.shape)))
     shape, candidates = _segment_at(gray, scale, None)
     pieces = select_pieces(candidates, shape)
     scouts = pieces or select_pieces(candidates, shape, SCOUT_HEIGHT_PX)  # small writing on a big page

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ import cv2
 import numpy as np
 
 from ..errors import DigitedgeError
+from ..files import file_kind, shown
+from .inputs import OpenedPath
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,7 @@ READ_TIMEOUT_MS = 5000  # a stream silent this long counts as dropped and is reo
 RECONNECT_DELAYS = (0.25, 0.5, 1.0)  # s before each reopen of a dropped camera/stream; then it has ended
 FALLBACK_FPS = 25.0  # when a source reports no usable rate (MJPEG over HTTP often says 0 or 90000)
 MAX_FPS = 240.0
+MAX_CAMERA_INDEX = 99  # OpenCV reads index + 100 * k as "camera index with backend k"; ints past C's range crash it
 WAIT_POLL = 0.1  # s: the consumer wakes this often, so Ctrl-C is handled promptly while a stream is silent
 SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
@@ -58,8 +62,8 @@ class SourceSpec:
     def name(self) -> str:
         """For messages: 'camera 0', the path, or the URL with any password hidden."""
         if self.kind == "camera":
-            return f"camera {self.target}"
-        return redact(str(self.target))
+            return f"camera {shown(str(self.target))}"
+        return redact(shown(str(self.target)))
 
 
 @dataclass
@@ -76,32 +80,40 @@ def redact(url: str) -> str:
 
 def parse_source(source: str | int) -> SourceSpec:
     """Classify a --source string without opening it; raises SourceError listing the accepted forms."""
-    if isinstance(source, int) and not isinstance(source, bool) and source >= 0:
-        return SourceSpec("camera", source)
+    if isinstance(source, int) and not isinstance(source, bool):
+        return SourceSpec("camera", camera_index(source))
     text = str(source).strip()
     if text.isdigit():  # as in Ultralytics and OpenCV's samples: digits are a camera index, even if a file is named so
-        return SourceSpec("camera", int(text))
+        return SourceSpec("camera", camera_index(int(text)))
     scheme = SCHEME.match(text)
     if scheme:
         if scheme.group(1).lower() not in STREAM_SCHEMES:
-            raise SourceError(f"{redact(text)}: unsupported URL scheme {scheme.group(1)!r}; use {', '.join(s + '://' for s in STREAM_SCHEMES[:6])}...")
+            raise SourceError(f"{redact(shown(text))}: unsupported URL scheme {scheme.group(1)!r}; use {', '.join(s + '://' for s in STREAM_SCHEMES[:6])}...")
+        if not text.isprintable() or shown(text) != text:
+            raise SourceError(f"{redact(shown(text))}: a URL must be printable UTF-8 text")
         return SourceSpec("stream", text)
     path = Path(text).expanduser()
-    if path.is_dir():
-        raise SourceError(f"{text}: is a folder; live reads one source: {ACCEPTED}")
-    if path.is_file():
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        mode = None
+    if mode is None:
+        if path.suffix.lower() in VIDEO_EXTS or os.sep in text:
+            raise SourceError(f"{shown(text)}: no such file; check the path, or pass {ACCEPTED}")
+        raise SourceError(f"{shown(text)!r} is not a source; pass {ACCEPTED}")
+    if stat.S_ISDIR(mode):
+        raise SourceError(f"{shown(text)}: is a folder; live reads one source: {ACCEPTED}")
+    if stat.S_ISREG(mode):
         return SourceSpec("file", str(path))
-    if path.suffix.lower() in VIDEO_EXTS or os.sep in text:
-        raise SourceError(f"{text}: no such file; check the path, or pass {ACCEPTED}")
-    raise SourceError(f"{text!r} is not a source; pass {ACCEPTED}")
+    if stat.S_ISCHR(mode) and os.path.realpath(path).startswith("/dev/video"):  # a camera by its device name
+        return SourceSpec("camera", str(path))
+    raise SourceError(f"{shown(text)}: not a regular file ({file_kind(mode)}); pass {ACCEPTED}")
 
 
-def quiet_opencv() -> None:
-    """Silence OpenCV's and ffmpeg's own warnings ('can't open camera by index', 'Connection refused'), which
-    would bury our one-line error. Set the variables yourself to see them."""
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET; read when ffmpeg is first used
-    if "OPENCV_LOG_LEVEL" not in os.environ:
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+def camera_index(index: int) -> int:
+    if not 0 <= index <= MAX_CAMERA_INDEX:
+        raise SourceError(f"camera index {index}: use 0 to {MAX_CAMERA_INDEX} (0 is the first camera)")
+    return index
 
 
 def open_capture(spec: SourceSpec) -> cv2.VideoCapture | None:
@@ -111,6 +123,12 @@ def open_capture(spec: SourceSpec) -> cv2.VideoCapture | None:
         # again with its 30 s default. Builds without ffmpeg (GStreamer only) take the generic path below.
         cap = cv2.VideoCapture(spec.target, cv2.CAP_FFMPEG,
                                [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS])
+    elif spec.kind == "file":
+        path = OpenedPath(spec.target)  # a name that is not UTF-8 would crash OpenCV
+        try:
+            cap = cv2.VideoCapture(path.path)
+        finally:
+            path.close()
     else:
         cap = cv2.VideoCapture(spec.target)
     if cap.isOpened():
@@ -139,7 +157,6 @@ def source_fps(cap: cv2.VideoCapture) -> float:
 def open_source(source: str | int) -> FileSource | LiveSource:
     """Open a --source (see parse_source); raises SourceError with one line when it cannot be read."""
     spec = parse_source(source)
-    quiet_opencv()
     cap = open_capture(spec)
     if cap is None:
         raise open_failure(spec)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import shutil
@@ -38,7 +39,7 @@ from .. import __version__
 from ..errors import CheckpointError, DataError, DigitedgeError, ModelError
 from ..files import digest
 from ..runtime.classifier import DigitClassifier, text_of
-from ..runtime.model import INPUT_SHAPE, OnnxModel, read_metadata, shipped_model_path, to_input
+from ..runtime.model import INPUT_SHAPE, OnnxModel, check_threads, read_metadata, shipped_model_path, to_input
 
 # -- timing
 ROUNDS = 10  # bursts per measurement, interleaved over all backends: drift hits every row alike
@@ -51,6 +52,7 @@ LATENCY_BATCH = 1
 THROUGHPUT_BATCH = 64
 ACCURACY_BATCH = 250  # divides both image counts below: one compiled shape per backend
 ACCURACY_IMAGES = 10_000  # all of MNIST test
+MAX_SECONDS = 600  # per measurement: about an hour for the whole table
 QUICK_SECONDS = 0.5  # budgets below this are smoke runs: fewer accuracy images and cold starts (the output says so)
 QUICK_ACCURACY_IMAGES = 1_000
 COLD_REPS, QUICK_COLD_REPS = 5, 2  # timed cold starts (median), after one untimed run that warms the file cache
@@ -493,8 +495,12 @@ def goals(rows: list[dict]) -> list[dict]:
 # ---------------------------------------------------------------- entry point
 def benchmark(model=None, threads=None, seconds=2.0, data_dir=None, checkpoint=None) -> dict:
     """Run everything; return the JSON document (machine, settings, rows, goals)."""
-    if seconds <= 0 or (threads is not None and threads < 1):
-        raise BenchError("--seconds must be > 0 and --threads >= 1")
+    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
+        raise BenchError(f"--seconds {seconds!r}: allowed a finite number in (0, {MAX_SECONDS}]")
+    try:
+        check_threads(threads)
+    except ValueError as e:
+        raise BenchError(f"--threads: {e}") from None
     fp32, int8 = model_files(model)
     all_cores = threads or os.cpu_count() or 1
     thread_counts = sorted({1, all_cores})

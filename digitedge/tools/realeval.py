@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
 import time
 from collections import defaultdict
@@ -28,7 +29,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import DigitedgeError
+from ..errors import DigitedgeError, InputError
+from ..files import output_dir, read_bytes, shown, write_new
 from ..runtime import DigitClassifier, ImageError, read_image, text_of
 from ..runtime.preprocess import mnist_crop
 
@@ -113,17 +115,23 @@ def calibration_error(pairs) -> float:
 
 
 def read_labels(folder: Path) -> list[dict]:
-    """labels.csv rows with `kind` and `source` filled in where the file lacks them."""
+    """labels.csv rows with `kind` and `source` filled in where the file lacks them; DigitedgeError with one
+    line for a file that is not such a table."""
+    path = folder / "labels.csv"
+    try:
+        # StringIO keeps the newlines inside quoted multi-line labels (splitlines would drop them)
+        table = list(csv.DictReader(io.StringIO(read_bytes(path, 64 << 20).decode("utf-8"), newline="")))
+    except (InputError, UnicodeDecodeError, csv.Error) as e:
+        raise DigitedgeError(f"{shown(path)}: unreadable ({e})") from None
     rows = []
-    with open(folder / "labels.csv", newline="") as f:
-        for row in csv.DictReader(f):
-            if not row.get("file") or row.get("label") is None:
-                raise DigitedgeError(f"{folder / 'labels.csv'}: needs the columns file,label[,source,kind]")
-            label = row["label"].strip("\n")
-            parent = Path(row["file"]).parent.name  # photos/..., pages/...: the folder is the kind
-            kind = row.get("kind") or parent or ("single" if len(label) == 1 else "multi")
-            source = row.get("source") or Path(row["file"]).name.split("_")[0]
-            rows.append(dict(file=row["file"], label=label, kind=kind, source=short_source(source)))
+    for row in table:
+        if not isinstance(row.get("file"), str) or not row["file"] or not isinstance(row.get("label"), str):
+            raise DigitedgeError(f"{shown(path)}: every row needs a file and a label (columns file,label[,source,kind])")
+        label = row["label"].strip("\n")
+        parent = Path(row["file"]).parent.name  # photos/..., pages/...: the folder is the kind
+        kind = row.get("kind") or parent or ("single" if len(label) == 1 else "multi")
+        source = row.get("source") or Path(row["file"]).name.split("_")[0]
+        rows.append(dict(file=row["file"], label=label, kind=kind, source=short_source(source)))
     return rows
 
 
@@ -233,7 +241,6 @@ def evaluate_real(root, model=None, out=None, log=print) -> dict:
         log_set(f"{root.name}/{name}" if name != "." else root.name, results["sets"][name], log)
     results["probes"] = run_probes(clf, root, log)
     if out:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        (Path(out) / "real.json").write_text(json.dumps(results, indent=2) + "\n")
-        log(f"Results saved to {out}")
+        saved = write_new(output_dir(out, "--out") / "real.json", (json.dumps(results, indent=2) + "\n").encode())
+        log(f"Results saved to {saved}")
     return results

@@ -2,49 +2,52 @@
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, InputError
+from ..files import read_bytes, replace_own, shown
 from .model import SimpleCNN
 
 FORMAT = "digitedge-checkpoint/1"
+MAX_CHECKPOINT_BYTES = 1 << 30  # last.pt with the optimiser state is ~11 MB
+RESUME_KEYS = ("config", "epoch", "history", "optimizer", "scheduler", "rng")
 
 
 def atomic_save(obj, path: str | os.PathLike) -> None:
     """torch.save into a temp file in the same folder, then rename: a crash never leaves half a file."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    replace_own(path, buffer.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike, resume: bool = False) -> dict:
+    """Load and validate a digitedge checkpoint (with `resume`, one that training can continue from: last.pt);
+    raise CheckpointError with one clear line otherwise."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Load and validate a digitedge checkpoint; raise CheckpointError with one clear line otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint")
+        data = read_bytes(path, MAX_CHECKPOINT_BYTES)  # a FIFO or /dev/zero: refused, not read forever
+    except InputError as e:
+        raise CheckpointError(f"{shown(path)}: {'no such checkpoint' if str(e) == 'no such file' else e}") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's pickle-protocol notes are not the user's business
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+            ckpt = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a bad file: pickle, zip, unsafe globals
         text = str(e).strip()
-        if "Weights only load failed" in text:
+        if not data.startswith((b"PK\x03\x04", b"\x80")):  # torch.save writes a zip (old versions: a pickle)
+            reason = "not a PyTorch file"
+        elif "Weights only load failed" in text:
             reason = "it holds Python objects, not just weights; refused, as digitedge loads with weights_only=True"
         else:
             reason = (text.splitlines() or [e.__class__.__name__])[0][:160]
-        raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "model" not in ckpt:
+        raise CheckpointError(f"{shown(path)}: not a readable checkpoint ({reason})") from None
+    path = shown(path)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or not isinstance(ckpt.get("model"), dict):
         raise CheckpointError(f"{path}: not a digitedge checkpoint (expected format {FORMAT!r} with a 'model' entry)")
     expected = SimpleCNN().state_dict()
     state = ckpt["model"]
@@ -53,8 +56,19 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     if missing or unexpected:
         raise CheckpointError(f"{path}: weights do not fit SimpleCNN (missing {missing[:3]}, unexpected {unexpected[:3]})")
     for key, tensor in expected.items():
+        if not isinstance(state[key], torch.Tensor):
+            raise CheckpointError(f"{path}: weight {key} is a {type(state[key]).__name__}, not a tensor")
         if tuple(state[key].shape) != tuple(tensor.shape):
             raise CheckpointError(f"{path}: weight {key} has shape {tuple(state[key].shape)}, SimpleCNN needs {tuple(tensor.shape)}")
+        if not state[key].is_floating_point():
+            raise CheckpointError(f"{path}: weight {key} is {state[key].dtype}; SimpleCNN needs floating-point weights")
+        if not torch.isfinite(state[key]).all():
+            raise CheckpointError(f"{path}: weight {key} holds NaN or infinite values")
+    missing = [k for k in RESUME_KEYS if k not in ckpt] if resume else []
+    if missing or (resume and not (isinstance(ckpt["epoch"], int) and isinstance(ckpt["history"], list)
+                                   and isinstance(ckpt["config"], dict))):
+        raise CheckpointError(f"{path}: cannot resume from it (lacks or garbles {', '.join(missing) or 'epoch/history/config'}); "
+                              "resume needs the run's last.pt")
     return ckpt
 
 

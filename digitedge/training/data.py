@@ -8,6 +8,7 @@ mirrors; with no network the error says which files are missing and where to put
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import tempfile
 import urllib.error
@@ -17,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-from ..files import digest
+from ..errors import DataError, InputError
+from ..files import digest, read_bytes, shown
 
 # The four standard files and their published MD5s.
 FILES = {
@@ -31,6 +32,7 @@ MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
+MAX_IDX_BYTES = 256 << 20  # the largest MNIST file, raw, is 47 MB
 # IDX type codes we accept (MNIST uses only 0x08, unsigned byte).
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -58,12 +60,13 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read one IDX file, gzip-compressed or raw, checking its header against its length."""
     path = Path(path)
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = read_bytes(path, MAX_IDX_BYTES)  # a FIFO or device in the data folder: refused, not read forever
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
+    except InputError as e:
+        raise DataError(f"{shown(path)}: {e}") from None
     except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise DataError(f"{path}: cannot read ({e.__class__.__name__}: {e}); the file is corrupt or truncated") from None
+        raise DataError(f"{shown(path)}: cannot read ({e.__class__.__name__}: {e}); the file is corrupt or truncated") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise DataError(f"{path}: not an IDX file (bad magic number)")
     ndim = raw[3]
@@ -72,7 +75,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise DataError(f"{path}: truncated IDX header")
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # exact: np.prod would wrap around for a forged header
     got = len(raw) - header
     if got != expected:
         what = "truncated" if got < expected else "has trailing bytes"

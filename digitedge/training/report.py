@@ -3,6 +3,7 @@ plus a grid of misclassified digits. Works on plain numpy arrays."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -13,24 +14,39 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix
 
+from ..errors import OutputError
+from ..files import output_dir, shown, write_new
+
 LABELS = list(range(10))
 MAX_MISCLASSIFIED = 64  # an 8x8 grid is readable on one screen
+REPORT_FILES = ("classification_report.txt", "classification_report.json", "confusion_matrix.png", "misclassified.png",
+                "curves.png")
 
 
 def write_report(out: Path, y_true: np.ndarray, y_pred: np.ndarray, images: np.ndarray,
                  history: list[dict] | None = None, title: str = "") -> dict:
-    """Write every report file into `out`; return scikit-learn's report dict."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write every report file into `out`; return scikit-learn's report dict. A folder that already holds a report
+    is refused (OutputError): an earlier report is never overwritten, nor mixed with this one."""
+    out = report_folder(out)
     names = [str(c) for c in LABELS]
     text = classification_report(y_true, y_pred, labels=LABELS, target_names=names, digits=4)
     data = classification_report(y_true, y_pred, labels=LABELS, target_names=names, output_dict=True)
-    (out / "classification_report.txt").write_text(text)
-    (out / "classification_report.json").write_text(json.dumps(data, indent=2) + "\n")
+    write_new(out / "classification_report.txt", text.encode())
+    write_new(out / "classification_report.json", (json.dumps(data, indent=2) + "\n").encode())
     plot_confusion(confusion_matrix(y_true, y_pred, labels=LABELS), out / "confusion_matrix.png", title)
     plot_misclassified(images, y_true, y_pred, out / "misclassified.png")
     if history:
         plot_curves(history, out / "curves.png")
     return data
+
+
+def report_folder(out: Path) -> Path:
+    """`out`, created and writable, holding no report yet (OutputError otherwise: nothing is overwritten)."""
+    out = output_dir(out, "--out")
+    taken = [name for name in REPORT_FILES if (out / name).exists() or (out / name).is_symlink()]
+    if taken:
+        raise OutputError(f"--out {shown(out)}: already holds a report ({taken[0]}); pass a new folder")
+    return out
 
 
 def plot_confusion(cm: np.ndarray, path: Path, title: str = "") -> None:
@@ -49,8 +65,15 @@ def plot_confusion(cm: np.ndarray, path: Path, title: str = "") -> None:
     acc = np.trace(cm) / max(cm.sum(), 1)
     ax.set_title(f"Confusion matrix{' — ' + title if title else ''} (accuracy {acc:.4f}, n={cm.sum()})")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
+
+
+def save_figure(fig, path: Path, dpi: int) -> None:
+    """PNG bytes into a new file (never over an existing one, never through a link)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
     plt.close(fig)
+    write_new(path, buffer.getvalue())
 
 
 def plot_curves(history: list[dict], path: Path) -> None:
@@ -67,8 +90,7 @@ def plot_curves(history: list[dict], path: Path) -> None:
     fig.text(0.5, 0.005, "training figures are on augmented images with label smoothing; validation on clean images",
              ha="center", fontsize=8, color="0.4")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def plot_misclassified(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, path: Path) -> None:
@@ -84,5 +106,4 @@ def plot_misclassified(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarra
     total = int((y_true != y_pred).sum())
     fig.suptitle(f"Misclassified test digits: {total} of {len(y_true)}" + (f" (first {len(wrong)})" if total > len(wrong) else ""))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)

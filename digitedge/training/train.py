@@ -7,6 +7,7 @@ no DataLoader workers to fight over the two cores, and one code path for CPU and
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -20,11 +21,12 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..errors import DigitedgeError
-from ..files import next_run_dir
+from ..files import next_run_dir, replace_own
 from .checkpoint import FORMAT, atomic_save, load_checkpoint
 from .config import TrainConfig
 from .data import load_mnist
 from .extra import build_extra
+from .limits import check_config
 from .model import SimpleCNN
 
 HISTORY_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
@@ -144,6 +146,24 @@ def make_optimizer(model, cfg: TrainConfig, steps_per_epoch: int):
     return optimizer, scheduler
 
 
+def write_history(path: Path, history: list[dict]) -> None:
+    """history.csv rewritten whole from the history (atomically): it always matches a checkpoint's rows."""
+    text = io.StringIO()
+    csv.writer(text).writerows([HISTORY_FIELDS] + [[row[k] for k in HISTORY_FIELDS] for row in history])
+    replace_own(path, text.getvalue().encode())
+
+
+def remove_empty_run(run_dir: Path) -> str:
+    """A run stopped before its first checkpoint: remove the files it wrote and the folder, if nothing else is there."""
+    for name in ("config.json", "history.csv"):
+        (run_dir / name).unlink(missing_ok=True)
+    try:
+        run_dir.rmdir()
+        return f"removed {run_dir}"
+    except OSError:
+        return f"{run_dir} holds no checkpoint"
+
+
 def train(cfg: TrainConfig | None = None, out: str | os.PathLike = "runs/train", resume: str | os.PathLike | None = None,
           report: bool = True, log=print) -> Path:
     """Train (or resume) a run; returns its folder. Ctrl-C keeps the last complete checkpoint."""
@@ -151,15 +171,16 @@ def train(cfg: TrainConfig | None = None, out: str | os.PathLike = "runs/train",
     if resume:
         run_dir = Path(resume)
         run_dir = run_dir.parent if run_dir.is_file() else run_dir
-        ckpt = load_checkpoint(run_dir / "last.pt")
+        ckpt = load_checkpoint(run_dir / "last.pt", resume=True)
         cfg = TrainConfig.from_dict(ckpt["config"])
+        check_config(cfg)
         start_epoch, history = ckpt["epoch"], list(ckpt["history"])
         best_acc = max((row["val_acc"] for row in history), default=-1.0)
         log(f"Resuming {run_dir} from epoch {start_epoch}/{cfg.epochs}")
     else:
         cfg = cfg or TrainConfig()
-        run_dir = next_run_dir(out)
-        (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        check_config(cfg)
+        run_dir = None  # made once the device and the data are known to work: a failed start leaves no folder
 
     device = select_device(cfg.device)
     bf16 = use_bf16(cfg, device)
@@ -168,6 +189,9 @@ def train(cfg: TrainConfig | None = None, out: str | os.PathLike = "runs/train",
         torch.set_num_threads(os.cpu_count() or 1)
     gen = torch.Generator().manual_seed(cfg.seed)
     x_train, y_train, x_val, y_val = load_splits(cfg, log)
+    if run_dir is None:
+        run_dir = next_run_dir(out)
+        replace_own(run_dir / "config.json", (json.dumps(cfg.to_dict(), indent=2) + "\n").encode())
     model = SimpleCNN().to(device, memory_format=torch.channels_last)
     steps = math.ceil(len(y_train) / cfg.batch_size)
     optimizer, scheduler = make_optimizer(model, cfg, steps)
@@ -180,9 +204,7 @@ def train(cfg: TrainConfig | None = None, out: str | os.PathLike = "runs/train",
         f"{' bf16' if bf16 else ''}, {cfg.epochs} epochs -> {run_dir}")
 
     csv_path = run_dir / "history.csv"
-    if not csv_path.exists():
-        with open(csv_path, "w", newline="") as f:
-            csv.writer(f).writerow(HISTORY_FIELDS)
+    write_history(csv_path, history)  # on resume, from last.pt: a row lost to a kill during best.pt comes back
     t_start = time.time()
     try:
         for epoch in range(start_epoch + 1, cfg.epochs + 1):
@@ -190,6 +212,8 @@ def train(cfg: TrainConfig | None = None, out: str | os.PathLike = "runs/train",
             lr = scheduler.get_last_lr()[0]
             tr_loss, tr_acc, _ = run_epoch(model, x_train, y_train, cfg, device, bf16, optimizer, scheduler, gen,
                                            desc=f"epoch {epoch}/{cfg.epochs}")
+            if not math.isfinite(tr_loss):
+                raise DigitedgeError(f"training diverged in epoch {epoch} (loss {tr_loss}); try a lower --lr than {cfg.lr:g}")
             va_loss, va_acc, _ = run_epoch(model, x_val, y_val, cfg, device, bf16)
             row = dict(epoch=epoch, train_loss=round(tr_loss, 5), train_acc=round(tr_acc, 5), val_loss=round(va_loss, 5),
                        val_acc=round(va_acc, 5), lr=round(lr, 7), seconds=round(time.time() - t0, 1))
@@ -202,13 +226,15 @@ def train(cfg: TrainConfig | None = None, out: str | os.PathLike = "runs/train",
                 best_acc = va_acc
                 atomic_save({k: ckpt[k] for k in ("format", "version", "config", "epoch", "history", "model")},
                             run_dir / "best.pt")
-            with open(csv_path, "a", newline="") as f:
-                csv.writer(f).writerow([row[k] for k in HISTORY_FIELDS])
+            write_history(csv_path, history)
             log(f"epoch {epoch:3d}/{cfg.epochs}  train loss {tr_loss:.4f} acc {tr_acc:.4f}  "
                 f"val loss {va_loss:.4f} acc {va_acc:.4f}  {row['seconds']:.0f}s")
     except KeyboardInterrupt:
-        log(f"\nInterrupted. The last complete checkpoint is {run_dir / 'last.pt'}; "
-            f"continue with: digitedge train --resume {run_dir}")
+        if (run_dir / "last.pt").exists():
+            log(f"\nInterrupted. The last complete checkpoint is {run_dir / 'last.pt'}; "
+                f"continue with: digitedge train --resume {run_dir}")
+        else:
+            log(f"\nInterrupted before the first epoch ended: nothing to resume; {remove_empty_run(run_dir)}")
         raise
     log(f"Trained {cfg.epochs - start_epoch} epochs in {time.time() - t_start:.0f}s; best val acc {best_acc:.4f}")
     if report:
