@@ -14,7 +14,7 @@ from pathlib import Path
 
 import cv2
 
-from .classifier import DEFAULT_THRESHOLD, DigitClassifier, text_of
+from .classifier import DEFAULT_THRESHOLD, DigitClassifier, reading, text_of
 from .draw import annotate
 from .imageio import IMAGE_EXTS, ImageError, read_image
 
@@ -77,7 +77,7 @@ def classify_paths(paths: list[str], model=None, fmt: str = "table", save=None, 
         n_digits += len(digits)
         text = text_of(digits)
         if fmt == "json":
-            print(json.dumps({"path": path, "text": text, "digits": [d.to_dict() for d in digits]}), file=out, flush=True)
+            print(json.dumps({"path": path, **reading(digits)}), file=out, flush=True)
         else:
             shown = text.replace("\n", " / ") or "(no digits)"
             confs = " ".join(f"{d.label}:{d.confidence:.2f}" for d in digits)
