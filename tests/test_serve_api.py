@@ -433,3 +433,17 @@ def test_server_never_imports_torch():
     code = ("import sys; import digitedge.serve.supervisor, digitedge.serve.worker, digitedge.tools.serverproc; "
             "assert 'torch' not in sys.modules, 'torch'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_load_tool_smoke(mnist_dir, capsys):
+    """The load test runs end to end (a short run: its figures are for docs/benchmarks.md, not asserted here);
+    every answer under concurrent load is the runtime's own reading of that frame."""
+    from digitedge.tools.loadtest import main
+
+    code = main(["--data-dir", str(mnist_dir), "--seconds", "1", "--warmup", "0.5", "--clients", "4",
+                 "--workers", "1", "--frames", "4"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "errors and wrong readings, all runs               0" in out
+    row = next(line for line in out.splitlines() if line.strip().startswith("1 "))
+    assert int(row.split()[1]) > 4  # requests answered

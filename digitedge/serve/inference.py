@@ -46,9 +46,16 @@ class Engine:
         self.admitted = 0
         self.started: float | None = None  # perf_counter() when the running job began; None when idle
         self.stuck = False  # set by the worker's watchdog: this worker is leaving
-        # onnxruntime builds its kernels on the first run: pay that here, not on a user's first request.
-        self.clf.predict(np.zeros((1, 28, 28), np.uint8))
+        self._warm_up()
         self.model_info = self._model_info()
+
+    def _warm_up(self) -> None:
+        """The first classify is ~5x slower (onnxruntime's kernels, OpenCV's buffers): pay it here, not on a user's
+        first request. A drawn '7' on grey paper takes the digit finder and the model through every step."""
+        paper = np.full((480, 640), 220, np.uint8)
+        cv2.putText(paper, "7", (260, 330), cv2.FONT_HERSHEY_SIMPLEX, 6, 30, 18, cv2.LINE_AA)
+        for _ in range(3):
+            self.clf.classify(paper)
 
     def _model_info(self) -> dict:
         path = Path(self.clf.model.path)

@@ -2,8 +2,8 @@
 
 Why processes, each with its own listening socket: the digit finder is Python and numpy between OpenCV calls,
 so threads in one process share one core's worth of GIL. On Linux every worker gets its own SO_REUSEPORT
-socket and the kernel spreads connections across them; one shared socket would let whichever process wakes
-first accept a whole burst of connections (asyncio accepts up to 100 per wake-up) and leave the other idle.
+socket and the kernel spreads connections across them; with one shared socket whichever process wakes first
+accepts every connection waiting (asyncio loops on accept() up to the listen backlog) and can leave another idle.
 
 Standard library only: this process never loads onnxruntime, OpenCV or FastAPI.
 """

@@ -73,6 +73,7 @@ class PageRun:
     max_in_flight: int = 0  # classify requests open at once, seen by the browser
     foreign: list[str] = field(default_factory=list)  # requests to anything but the server
     console_errors: list[str] = field(default_factory=list)
+    screenshot: bool = False  # taken while the page showed one of the wanted readings
 
 
 POLL_S = 0.1
@@ -127,9 +128,9 @@ def watch_camera(page, run: PageRun, seconds: float, screenshot: Path | None = N
     while time.monotonic() - start < seconds:
         text = page.inner_text("#text")
         run.readings.append(text)
-        if screenshot and text in wanted:
+        if screenshot and not run.screenshot and text in wanted:
             page.screenshot(path=str(screenshot))
-            screenshot = None
+            run.screenshot = True
         time.sleep(POLL_S)
     run.seconds = time.monotonic() - start
     run.frames = int(page.evaluate("document.body.dataset.frames || 0"))
@@ -166,7 +167,7 @@ def main(argv=None) -> int:
     print(f"clip labels: {labels}")
     print(f"page: {run.frames} answers in {run.seconds:.1f} s, at most {run.max_in_flight} in flight; "
           f"readings {sorted(set(shown))}; {sum(r in labels for r in shown)}/{len(shown)} polls show a label")
-    print(f"screenshot: {a.screenshot}" if Path(a.screenshot).exists() else "no screenshot (no label was shown)")
+    print(f"screenshot: {a.screenshot}" if run.screenshot else "no screenshot (the page never showed a label)")
     return 0
 
 
