@@ -24,14 +24,14 @@ import pytest
 pytest.importorskip("fastapi", reason="the serve extra is not installed: pip install '.[serve]'")
 httpx = pytest.importorskip("httpx")
 
+from conftest import paper_with_text  # noqa: E402
+
 from digitedge.files import digest  # noqa: E402
 from digitedge.runtime.classify import classify_paths  # noqa: E402
 from digitedge.runtime.model import shipped_model_path  # noqa: E402
 from digitedge.serve.config import RUNTIME_MAX_PIXELS, ConfigError, ServeConfig  # noqa: E402
 from digitedge.tools.serverproc import ServerProcess  # noqa: E402
 from digitedge.tools.webcheck import clip_scenes  # noqa: E402
-
-from conftest import paper_with_text  # noqa: E402
 
 TOKEN = "s3cret-token-for-tests"
 
@@ -240,7 +240,7 @@ def test_odd_images_are_read(server):
     cases = {
         "1x1": png(np.zeros((1, 1, 3), np.uint8)),
         "3x200 strip": png(np.full((3, 200), 200, np.uint8)),
-        "16-bit grey": png((grey.astype(np.uint16) * 257)),
+        "16-bit grey": png(grey.astype(np.uint16) * 257),
         "alpha": png(cv2.cvtColor(paper, cv2.COLOR_BGR2BGRA)),
         "grey jpeg": jpeg(grey),
         "bmp": cv2.imencode(".bmp", paper)[1].tobytes(),
@@ -342,7 +342,7 @@ def test_stuck_image_times_out_and_worker_is_replaced(frame):
 
 def test_crashed_worker_is_restarted(frame):
     with ServerProcess("--workers", "2") as s:
-        supervisor, *workers = s.pids()
+        _, *workers = s.pids()
         assert len(workers) == 2
         os.kill(workers[0], signal.SIGKILL)
         deadline = time.monotonic() + 30
@@ -375,7 +375,7 @@ def test_sigterm_finishes_requests_in_flight(rows):
             done = [q.result() for q in queued]
         assert [d.status_code for d in done] == [200] * 8
         assert [d.json()["text"] for d in done] == [rows[i % 2].text for i in range(8)]
-        assert s.proc.wait(30) == 0
+        assert s.wait(30) == 0
         assert "SIGTERM: finishing the requests in flight" in s.log and "stopped" in s.log
         with pytest.raises(httpx.TransportError):
             httpx.get(s.url + "/healthz", timeout=2)

@@ -14,13 +14,13 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed: pip install '.[serve]'")
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install '.[dev]'")
+from conftest import paper_with_text  # noqa: E402
+
 # Waits go through locators: the page's Content-Security-Policy forbids the eval behind wait_for_function.
 from playwright.sync_api import expect  # noqa: E402
 
 from digitedge.tools.serverproc import ServerProcess  # noqa: E402
 from digitedge.tools.webcheck import Browser, PageRun, clip_scenes, find_chromium, watch_camera, write_y4m  # noqa: E402
-
-from conftest import paper_with_text  # noqa: E402
 
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (Debian: apt-get install chromium)")
@@ -82,7 +82,7 @@ def test_chosen_file_and_boxes(browser, shots, tmp_path):
 
 
 def test_dropped_file_and_copy_button(browser, tmp_path):
-    ok, data = cv2.imencode(".png", paper_with_text(["38"]))
+    data = cv2.imencode(".png", paper_with_text(["38"]))[1]
     page = browser.page(PageRun())
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=browser.url)
     page.evaluate("""async (b64) => {

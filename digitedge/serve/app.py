@@ -144,7 +144,7 @@ async def receive_image(request: Request, deadline: float, timeout: float) -> by
     loop = asyncio.get_running_loop()
     try:
         body = await asyncio.wait_for(request.body(), max(0.0, deadline - loop.time()))
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise ApiError(408, f"request body not received within --timeout {timeout:g} s") from None
     if multipart and body:
         body = await form_file(request)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..files import digest
 from ..runtime.classifier import DigitClassifier, reading
-from ..runtime.imageio import ImageError, decode, declared_size
+from ..runtime.imageio import ImageError, declared_size, decode
 from .config import ServeConfig
 
 log = logging.getLogger("digitedge.serve")
@@ -80,7 +80,7 @@ class Engine:
         job = asyncio.wrap_future(self.pool.submit(self._read, data, time.perf_counter()))
         try:
             return await asyncio.wait_for(job, max(0.0, deadline - loop.time()))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise busy(f"not answered within --timeout {self.cfg.timeout:g} s; the server is overloaded") from None
 
     def busy_for(self) -> float:

@@ -177,15 +177,14 @@ class Supervisor:
         return 0
 
     def announce(self) -> None:
-        cfg = self.cfg
-        host = self.addr[0]
-        say(f"serving on {url(host, self.addr[1])} ({cfg.workers} worker(s) x {cfg.threads} thread(s), "
-            f"model {cfg.model or 'shipped int8'}, queue {cfg.queue} per worker, "
-            f"{'bearer token required' if cfg.token else 'no token'}); Ctrl-C stops")
-        if not ipaddress.ip_address(host.split("%")[0]).is_loopback:
+        cfg, (host, port) = self.cfg, self.addr[:2]
+        if not ipaddress.ip_address(host.split("%")[0]).is_loopback:  # before the "serving on" line callers wait for
             say(f"warning: listening on {host}, reachable from other machines"
                 + ("" if cfg.token else "; anyone who reaches it can use the API: consider --token")
                 + ". Browsers open the camera only over HTTPS or on localhost; picking a file works anywhere")
+        say(f"serving on {url(host, port)} ({cfg.workers} worker(s) x {cfg.threads} thread(s), "
+            f"model {cfg.model or 'shipped int8'}, queue {cfg.queue} per worker, "
+            f"{'bearer token required' if cfg.token else 'no token'}); Ctrl-C stops")
 
     def wait_all(self) -> None:
         """Workers finish their requests within --timeout; one that does not stop well after that is killed."""

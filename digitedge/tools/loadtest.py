@@ -29,15 +29,15 @@ from digitedge.tools.serverproc import ServerProcess
 SIZE = (640, 480)
 JPEG_QUALITY = 85
 REQUEST_TIMEOUT_S = 30.0
-CONTENT_LENGTH = re.compile(rb"content-length:\s*(\d+)", re.I)
+CONTENT_LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
 GOAL_RATIO, GOAL_RSS = 1.6, 1.10
 
 
 # ------------------------------------------------------------ frames
 def make_frames(n: int, data_dir=None, seed: int = 0) -> tuple[list[bytes], list[str], str]:
     """n JPEG frames, what the runtime reads on each, and where they came from."""
-    from digitedge.runtime import DigitClassifier, text_of
     from digitedge.errors import DataError
+    from digitedge.runtime import DigitClassifier, text_of
 
     try:
         from digitedge.tools.synth import scenes
@@ -88,7 +88,7 @@ async def client(host, port, requests, expected, offset, stop_at, tally: Tally) 
         try:
             conn = conn or await asyncio.open_connection(host, port)
             status, head, body = await asyncio.wait_for(one(*conn, requests[k]), REQUEST_TIMEOUT_S)
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError, TypeError) as e:
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TypeError) as e:
             tally.error(type(e).__name__)
             if conn:
                 conn[1].close()

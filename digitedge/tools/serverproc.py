@@ -32,7 +32,8 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         self.proc = subprocess.Popen(self.cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                                      env={**os.environ, **(self.env or {})}, cwd=Path(__file__).resolve().parents[2])
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self._seen.wait(0.05):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -77,10 +78,16 @@ class ServerProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
-            return self.proc.wait(timeout)
+            return self.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            return self.proc.wait()
+            return self.wait(timeout)
+
+    def wait(self, timeout: float) -> int:
+        """The exit code, once the process has exited and everything it logged is in `log`."""
+        code = self.proc.wait(timeout)
+        self._reader.join(timeout)
+        return code
 
     def __enter__(self) -> ServerProcess:
         return self.start()
