@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from .. import __version__
 from .config import ServeConfig
@@ -177,6 +178,10 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, e: ApiError):
         return error_response(request, e.status, e.message, e.headers)
+
+    @app.exception_handler(ClientDisconnect)  # the client left mid-upload: nobody to answer, nothing to log
+    async def gone(request: Request, e: ClientDisconnect):
+        return error_response(request, 400, "the client disconnected before sending the whole body")
 
     @app.exception_handler(BodyTooLarge)
     async def too_large(request: Request, e: BodyTooLarge):
