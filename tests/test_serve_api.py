@@ -78,18 +78,31 @@ def png_header_only(width: int, height: int) -> bytes:
 
 
 class RawRequest:
-    """A POST written by hand on a socket, so a test can hold the body back (a slow client)."""
+    """A POST written by hand on a socket, so a test can hold the body back (a slow client). With `expect=True`
+    it asks for `100 Continue`, which the server sends once the app starts reading the body: from then on the
+    request is provably in the server's hands."""
 
-    def __init__(self, url: str, body: bytes, send_now: int, extra_headers: str = ""):
+    def __init__(self, url: str, body: bytes, send_now: int, expect: bool = False):
         host, port = url.removeprefix("http://").split(":")
         self.sock = socket.create_connection((host, int(port)), timeout=30)
-        self.body, self.sent = body, send_now
+        self.body, self.sent = body, 0 if expect else send_now
         head = (f"POST /v1/classify HTTP/1.1\r\nHost: {host}\r\nContent-Type: image/jpeg\r\n"
-                f"Content-Length: {len(body)}\r\n{extra_headers}\r\n").encode()
-        self.sock.sendall(head + body[:send_now])
+                f"Content-Length: {len(body)}\r\n{'Expect: 100-continue' + chr(13) + chr(10) if expect else ''}\r\n")
+        self.sock.sendall(head.encode() + body[:self.sent])
+
+    def wait_continue(self) -> None:
+        data = b""
+        while not data.endswith(b"\r\n\r\n"):
+            data += self.sock.recv(1)
+            assert data, "connection closed before 100 Continue"
+        assert data.startswith(b"HTTP/1.1 100"), data
 
     def finish(self) -> None:
         self.sock.sendall(self.body[self.sent:])
+
+    def finish_part(self, n: int) -> None:
+        self.sock.sendall(self.body[self.sent:self.sent + n])
+        self.sent += n
 
     def response(self) -> tuple[int, dict]:
         data = b""
@@ -161,6 +174,7 @@ def test_model_endpoint(server):
 
 def test_healthz_openapi_docs_and_page(server):
     assert httpx.get(server.url + "/healthz").json() == {"status": "ok", "queue": 0, "queue_limit": 32}
+    assert httpx.head(server.url + "/healthz").status_code == 200 and httpx.head(server.url + "/").status_code == 200
     spec = httpx.get(server.url + "/openapi.json").json()
     assert {"/v1/classify", "/v1/model", "/healthz"} <= set(spec["paths"])
     body = spec["paths"]["/v1/classify"]["post"]["requestBody"]["content"]
@@ -361,24 +375,25 @@ def test_crashed_worker_is_restarted(frame):
 
 # ---------------------------------------------------------------- SIGTERM
 def test_sigterm_finishes_requests_in_flight(rows):
-    """SIGTERM with requests in flight on both workers: bodies still arriving and whole requests queued behind
-    a busy digit finder. Every one of them gets its full answer; then the server exits 0."""
+    """SIGTERM with twelve requests in flight on two workers (each one acknowledged with 100 Continue, some with
+    half a body sent): every body arrives after the signal, every request gets its full answer, then the server
+    exits 0 and the port is closed."""
     frames = [jpeg(s.image) for s in rows]
     with ServerProcess("--workers", "2", "--timeout", "20") as s:
-        uploading = [RawRequest(s.url, frames[i % 2], send_now=500) for i in range(4)]
-        with ThreadPoolExecutor(8) as pool:
-            queued = [pool.submit(post, s.url, frames[i % 2]) for i in range(8)]
-            time.sleep(0.3)
-            s.proc.send_signal(signal.SIGTERM)
-            time.sleep(0.5)
-            for u in uploading:
-                u.finish()
-            answers = [u.response() for u in uploading]
-            assert [a[0] for a in answers] == [200] * 4
-            assert [a[1]["text"] for a in answers] == [rows[i % 2].text for i in range(4)]
-            done = [q.result() for q in queued]
-        assert [d.status_code for d in done] == [200] * 8
-        assert [d.json()["text"] for d in done] == [rows[i % 2].text for i in range(8)]
+        started = [RawRequest(s.url, frames[i % 2], send_now=0, expect=True) for i in range(8)]
+        for r in started:
+            r.wait_continue()  # each request is now held by a worker, its body not yet sent
+        half = [RawRequest(s.url, frames[i % 2], send_now=500, expect=True) for i in range(4)]
+        for r in half:
+            r.wait_continue()
+            r.finish_part(500)
+        s.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        for r in started + half:  # all twelve bodies arrive after SIGTERM, then twelve images to read
+            r.finish()
+        answers = [r.response() for r in started + half]
+        assert [a[0] for a in answers] == [200] * 12
+        assert [a[1]["text"] for a in answers] == [rows[i % 2].text for i in [*range(8), *range(4)]]
         assert s.wait(30) == 0
         assert "SIGTERM: finishing the requests in flight" in s.log and "stopped" in s.log
         with pytest.raises(httpx.TransportError):

@@ -118,3 +118,14 @@ def test_token_prompt(browser, tmp_path):
         page.set_input_files("#file", [])
         page.set_input_files("#file", str(path))
         expect(page.locator("#text")).to_have_text("7")
+
+
+def test_api_reference_page(browser):
+    """/docs draws every endpoint from /openapi.json under the same strict CSP, fetching nothing from outside."""
+    run = PageRun()
+    page = browser.page(run, path="/docs")
+    expect(page.locator("section")).to_have_count(3)
+    assert [page.inner_text(f"section:nth-of-type({i}) h2 code") for i in (1, 2, 3)] == \
+        ["/v1/classify", "/v1/model", "/healthz"]
+    assert "multipart/form-data" in page.inner_text("section:nth-of-type(1)")
+    assert run.foreign == [] and run.console_errors == []

@@ -108,7 +108,9 @@ def create_app(cfg: ServeConfig, engine: Engine) -> FastAPI:
     async def healthz():
         return {"status": "ok", "queue": engine.admitted, "queue_limit": cfg.queue}
 
-    @app.get("/", include_in_schema=False)
+    app.add_api_route("/healthz", healthz, methods=["HEAD"], include_in_schema=False)  # for probes that use HEAD
+
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page():
         return FileResponse(STATIC / "index.html")
 

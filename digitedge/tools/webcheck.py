@@ -94,8 +94,8 @@ class Browser:
             self._pw.stop()
             raise
 
-    def page(self, run: PageRun, url: str | None = None):
-        """A new page on `url` (default: the server given at start), watched into `run`."""
+    def page(self, run: PageRun, url: str | None = None, path: str = "/"):
+        """A new page at `path` on `url` (default: the server given at start), watched into `run`."""
         url = url or self.url
         context = self.browser.new_context(viewport={"width": 1100, "height": 620})
         context.grant_permissions(["camera"], origin=url)
@@ -113,7 +113,7 @@ class Browser:
         page.on("requestfinished", lambda r: open_now.discard(r))
         page.on("requestfailed", lambda r: open_now.discard(r))
         page.on("console", lambda m: run.console_errors.append(m.text) if m.type == "error" else None)
-        page.goto(url + "/")
+        page.goto(url + path)
         return page
 
     def close(self) -> None:

@@ -8,6 +8,11 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
+// Markdown's `code` spans as <code>; the rest as text (never as HTML).
+function prose(tag, text) {
+  return el(tag, {}, ...text.split("`").map((part, i) => (i % 2 ? el("code", {textContent: part}) : part)));
+}
+
 function schemaOf(spec, schema) {
   if (!schema) return null;
   if (schema.$ref) return schemaOf(spec, spec.components.schemas[schema.$ref.split("/").pop()]);
@@ -16,7 +21,7 @@ function schemaOf(spec, schema) {
 
 function describe(spec, schema, depth = 0) {
   schema = schemaOf(spec, schema);
-  if (!schema || depth > 3) return "";
+  if (!schema || depth > 6) return "";
   if (schema.type === "array") return `[${describe(spec, schema.items, depth + 1)}]`;
   if (schema.properties) {
     const pad = "  ".repeat(depth + 1);
@@ -31,7 +36,7 @@ function operation(spec, path, method, op) {
   section.append(el("h2", {}, el("span", {className: `method ${method}`, textContent: method.toUpperCase()}), " ",
                     el("code", {textContent: path})));
   if (op.summary) section.append(el("p", {}, el("strong", {textContent: op.summary})));
-  if (op.description) section.append(el("p", {textContent: op.description}));
+  if (op.description) section.append(prose("p", op.description));
   if (op.security || spec.security) section.append(el("p", {textContent: "Needs Authorization: Bearer <token>."}));
   const body = op.requestBody && op.requestBody.content;
   if (body) {
@@ -50,7 +55,7 @@ function operation(spec, path, method, op) {
 
 fetch("/openapi.json").then((r) => r.json()).then((spec) => {
   const api = document.getElementById("api");
-  api.replaceChildren(el("p", {textContent: `${spec.info.title} ${spec.info.version}. ${spec.info.description || ""}`}));
+  api.replaceChildren(prose("p", `${spec.info.title} ${spec.info.version}. ${spec.info.description || ""}`));
   for (const [path, methods] of Object.entries(spec.paths)) {
     for (const [method, op] of Object.entries(methods)) api.append(operation(spec, path, method, op));
   }
