@@ -311,8 +311,8 @@ def test_token_from_environment(frame):
 # ---------------------------------------------------------------- queue, timeouts, a stuck or crashed worker
 def test_queue_full_is_503_then_recovers(frame):
     with ServerProcess("--queue", "1", "--timeout", "5") as s:
-        slow = RawRequest(s.url, frame, send_now=100)  # admitted, its body still arriving: holds the one slot
-        time.sleep(0.3)
+        slow = RawRequest(s.url, frame, send_now=0, expect=True)
+        slow.wait_continue()  # admitted, its body not sent yet: it holds the one slot
         r = post(s.url, frame)
         assert_error(r, 503, "busy")
         assert r.headers["retry-after"] == "1" and r.headers["connection"] == "close"
@@ -336,13 +336,14 @@ def test_stuck_image_times_out_and_worker_is_replaced(frame):
     """An image that keeps the digit finder busy past --timeout: its request and the one queued behind it get
     503s at their deadlines, the worker is recycled, and the server answers again."""
     with ServerProcess("--timeout", "1") as s:
-        heavy = png(dense_page())
-        with ThreadPoolExecutor(2) as pool:
-            first = pool.submit(post, s.url, heavy, "image/png")
-            time.sleep(0.2)
-            second = pool.submit(post, s.url, frame)
-            assert_error(first.result(), 503, "--timeout 1 s")
-            assert_error(second.result(), 503, "--timeout 1 s")
+        heavy = RawRequest(s.url, png(dense_page()), send_now=0, expect=True)
+        heavy.wait_continue()
+        heavy.finish()
+        time.sleep(0.5)  # its body read and handed to the inference thread: the next request queues behind it
+        second = post(s.url, frame)
+        status, body = heavy.response()
+        assert status == 503 and "--timeout 1 s" in body["error"]
+        assert_error(second, 503, "--timeout 1 s")
         deadline = time.monotonic() + 30
         while True:  # refused while the replacement loads its model
             try:
