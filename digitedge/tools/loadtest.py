@@ -31,6 +31,7 @@ JPEG_QUALITY = 85
 REQUEST_TIMEOUT_S = 30.0
 CONTENT_LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
 GOAL_RATIO, GOAL_RSS = 1.6, 1.10
+IDLE_CORES = 0.15  # other processes' CPU (in cores) above which the machine is reported as not idle
 
 
 # ------------------------------------------------------------ frames
@@ -121,30 +122,49 @@ async def load(url: str, frames: list[bytes], texts: list[str], clients: int, se
 
 
 # ------------------------------------------------------------ the machine
-def cpu_ticks() -> dict[int, tuple[str, int]]:
-    """pid -> (name, user+system clock ticks) of every process (Linux /proc)."""
-    out = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                stat = Path(entry.path, "stat").read_text()
-            except OSError:
-                continue
-            name = stat[stat.index("(") + 1: stat.rindex(")")]
-            fields = stat[stat.rindex(")") + 2:].split()
-            out[int(entry.name)] = (name, int(fields[11]) + int(fields[12]))
-    return out
+def machine_cpu_s() -> float:
+    """CPU seconds spent busy on all cores since boot (/proc/stat): counts processes that come and go too."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def others_cpu(before, after, ours: set[int], seconds: float) -> tuple[float, list[str]]:
-    """CPU used by processes outside this test, in cores (1.0 = one core busy all the time), and the top three."""
-    used = []
-    for pid, (name, ticks) in after.items():
-        if pid not in ours:
-            used.append(((ticks - before.get(pid, (name, 0))[1]) / os.sysconf("SC_CLK_TCK"), name, pid))
-    used.sort(reverse=True)
-    top = [f"{name}[{pid}] {s / seconds:.2f}" for s, name, pid in used[:3] if s > 0.05 * seconds]
-    return sum(s for s, _, _ in used) / seconds, top
+def process_cpu_s(pids) -> float:
+    """CPU seconds used so far by these processes (all their threads)."""
+    total = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def busiest_others(ours: set[int]) -> list[str]:
+    """Other processes using CPU right now (a one-second look), for the report."""
+    def ticks():
+        out = {}
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit() and int(entry.name) not in ours:
+                try:
+                    stat = Path(entry.path, "stat").read_text()
+                except OSError:
+                    continue
+                out[int(entry.name)] = (stat[stat.index("(") + 1: stat.rindex(")")],
+                                        sum(map(int, stat[stat.rindex(")") + 2:].split()[11:13])))
+        return out
+    before = ticks()
+    time.sleep(1.0)
+    used = sorted(((t - before.get(pid, (n, t))[1], n, pid) for pid, (n, t) in ticks().items()), reverse=True)
+    return [f"{pid} {command(pid, name)}" for t, name, pid in used[:3] if t > 5]
+
+
+def command(pid: int, name: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:70].strip()
+    except OSError:
+        return name
 
 
 # ------------------------------------------------------------ one run, the report
@@ -171,11 +191,12 @@ def run_one(workers: int, frames, texts, clients: int, seconds: float, warmup: f
         asyncio.run(load(server.url, frames, texts, clients, warmup))
         rss_warm = server.rss_mb()
         ours = {os.getpid(), *server.pids()}
-        before = cpu_ticks()
+        machine0, ours0 = machine_cpu_s(), process_cpu_s(ours)
         tally = asyncio.run(load(server.url, frames, texts, clients, seconds))
         elapsed = tally.last - tally.first
-        others, top = others_cpu(before, cpu_ticks(), ours, elapsed)
+        others = max(0.0, (machine_cpu_s() - machine0) - (process_cpu_s(ours) - ours0)) / elapsed
         rss_after = server.rss_mb()
+        top = busiest_others(ours) if others > IDLE_CORES else []
         code = server.stop()
     lat = np.array(tally.latencies) * 1e3
     return Run(workers, len(lat), tally.errors, tally.wrong, len(lat) / elapsed,
@@ -188,18 +209,18 @@ def report(runs: list[Run], clients: int, seconds: float, warmup: float, source:
 
     lines = [f"digitedge serve load test | {os.cpu_count()} cores | {platform.platform()} | Python {platform.python_version()}",
              f"{clients} clients, keep-alive, {seconds:g} s after {warmup:g} s warm-up per run; 640x480 JPEG frames: {source}",
-             "", "workers  requests  errors  wrong    req/s   p50 ms   p99 ms  RSS warm  RSS after   ratio  "
+             "", "workers  requests  errors  wrong    req/s   p50 ms   p99 ms  RSS warm  RSS after  RSS x  "
                  "other CPU (cores)  load avg before"]
     for r in runs:
         errors = sum(r.errors.values())
         lines.append(f"{r.workers:>7} {r.requests:>9} {errors:>7} {r.wrong:>6} {r.rps:>8.1f} {r.p50_ms:>8.1f} "
                      f"{r.p99_ms:>8.1f} {r.rss_warm_mb:>6.0f} MB {r.rss_after_mb:>6.0f} MB  "
-                     f"{r.rss_after_mb / r.rss_warm_mb:>5.3f}x  {r.others_cores:>17.2f}  "
+                     f"{r.rss_after_mb / r.rss_warm_mb:>5.3f}  {r.others_cores:>17.2f}  "
                      f"{', '.join(f'{x:.2f}' for x in r.load_before)}")
         if r.errors:
             lines.append(f"        errors: {r.errors}")
         if r.others_top:
-            lines.append(f"        busiest other processes (cores): {'; '.join(r.others_top)}")
+            lines.append(f"        busiest other processes just after: {'; '.join(r.others_top)}")
     lines += ["", "Goals"]
     by = {r.workers: r for r in runs}
     if 1 in by and 2 in by:
@@ -214,7 +235,7 @@ def report(runs: list[Run], clients: int, seconds: float, warmup: float, source:
                      f"{'met' if growth <= GOAL_RSS else 'NOT met'}")
     busy = max(r.others_cores for r in runs)
     lines.append(f"  other processes' CPU during the runs: up to {busy:.2f} cores"
-                 + (" (machine not idle: rerun on an idle machine for the ratio)" if busy > 0.15 else " (idle)"))
+                 + (" (NOT idle: rerun on an idle machine for the ratio)" if busy > IDLE_CORES else " (idle)"))
     return "\n".join(lines)
 
 
