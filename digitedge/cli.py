@@ -94,6 +94,16 @@ def cmd_bench(a):
                      checkpoint=a.checkpoint)
 
 
+def cmd_serve(a):
+    from .serve.config import ServeConfig
+    from .serve.supervisor import serve
+
+    return serve(ServeConfig(model=a.model, host=a.host, port=a.port, workers=a.workers,
+                             token=a.token or os.environ.get("DIGITEDGE_TOKEN") or None, threads=a.threads,
+                             queue=a.queue, timeout=a.timeout, max_body_mb=a.max_body_mb,
+                             max_pixels_mp=a.max_pixels, access_log=a.access_log))
+
+
 class Parser(argparse.ArgumentParser):
     """No prefix matching, so a typo is an error with a suggestion, never a guess; an error is one line."""
 
@@ -171,6 +181,20 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--format", choices=["table", "json"], default="table")
     b.add_argument("--data-dir")
     b.set_defaults(func=cmd_bench)
+
+    v = sub.add_parser("serve", help="HTTP API and camera web page (pip install 'digitedge[serve]')")
+    v.add_argument("--model", help="an .onnx model (default: the shipped int8 model)")
+    v.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    v.add_argument("--port", type=int, default=8000, help="default 8000; 0 picks a free one")
+    v.add_argument("--workers", type=int, default=1, help="inference processes, one core each (default 1)")
+    v.add_argument("--token", help="require 'Authorization: Bearer TOKEN' on /v1/* (or set $DIGITEDGE_TOKEN)")
+    v.add_argument("--threads", type=int, default=1, help="onnxruntime and OpenCV threads per worker (default 1)")
+    v.add_argument("--queue", type=int, default=32, help="requests a worker holds before answering 503 (default 32)")
+    v.add_argument("--timeout", type=float, default=10.0, help="seconds per request, body included (default 10)")
+    v.add_argument("--max-body-mb", type=float, default=10.0, help="request size limit in MB (default 10)")
+    v.add_argument("--max-pixels", type=float, default=50.0, help="image size limit in megapixels (default 50)")
+    v.add_argument("--access-log", action="store_true", help="log every request")
+    v.set_defaults(func=cmd_serve)
     return p
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import InputError, ModelError, OutputError
 from ..files import output_dir, shown
-from .classifier import DEFAULT_THRESHOLD, DigitClassifier, text_of
+from .classifier import DEFAULT_THRESHOLD, DigitClassifier, reading, text_of
 from .draw import annotate
 from .imageio import read_image
 from .inputs import expand
@@ -58,7 +58,7 @@ def classify_paths(paths: list[str], model=None, fmt: str = "table", save=None, 
         n_digits += len(digits)
         text = text_of(digits)
         if fmt == "json":
-            print(json.dumps({"path": name, "text": text, "digits": [d.to_dict() for d in digits]}), file=out, flush=True)
+            print(json.dumps({"path": name, **reading(digits)}), file=out, flush=True)
         else:
             shown_text = text.replace("\n", " / ") or "(no digits)"
             confs = " ".join(f"{d.label}:{d.confidence:.2f}" for d in digits)
