@@ -45,7 +45,9 @@ BG_CLOSE_FRAC = 0.25  # the closing that fills bold strokes, x the ground window
 HALF_RES_KERNEL = 41  # windows this large estimate the ground at a reduced resolution ...
 MAX_GROUND_KERNEL = 64  # ... where the window is at most this wide (px)
 STATS_STRIDE = 4  # image statistics (polarity, noise) from every 4th pixel of every 4th row
-INK_TAIL = 0.5  # percent of pixels at each end that decide the polarity
+INK_TAIL = 0.5  # percent of pixels at each end that decide the polarity ...
+POLARITY_SIDE = 96  # ... against a local median computed with the image this many px long ...
+POLARITY_WINDOW = 0.34  # ... over a window this share of its short side
 MIN_CONTRAST = 10  # grey levels: ink must stand this far from its ground, however clean the image
 NOISE_SIGMAS = 5  # ... and this many noise sigmas (robust, from the ink map's MAD)
 HYSTERESIS = 0.5  # ink this strong (x the threshold) counts where it touches ink above the threshold ...
@@ -57,7 +59,9 @@ LINE_MIN_PX = 24  # px in the working image: the shortest straight run looked at
 RULE_DIGITS = 2.5  # a straight thin run this many digit heights long is a rule, a grid or a page edge
 RULE_THINNESS = 8  # ... and it must be this many times longer than its ink is thick
 GRID_MAX_TILT = 0.15  # rise over run: grid and ruling lines lie within ~8.5 degrees of the image axes
-RULE_GAP = 0.03  # x its length: a line broken for this long is still one line
+RULE_GAP = 0.03  # x its length: a line broken for this long is still one line ...
+LINE_GAP_PX = 8  # ... or this many px (a pen stroke crossing it breaks it for its width)
+HOUGH_ANGLE = np.pi / 720  # a quarter degree: a 1 px rule tilted by a camera stays one line across the frame
 LINE_COVER = 0.5  # a line found by Hough must lie on ink for this share of its length
 LINE_SPAN = 0.9  # Hough runs only if some band of rows has ink across this share of a line's length
 LINE_THICKNESS_PERCENTILE = 25  # a line's thickness where nothing is written on it
@@ -76,7 +80,8 @@ LINE_VS_MEDIAN = 2.5  # a thin piece this many median digit heights long is a li
 THIN = 0.25  # width / height below this (or the reverse) is a thin piece
 CUT_GAP = 0.5  # thin pieces this close (x their height) end to end ...
 CUT_SPAN = 2.0  # ... spanning this many digit heights are one line that broke up
-GIANT = 0.6  # spanning this share of the frame both ways: no digit beside others, so it sets no scale
+GIANT = 0.6  # spanning this share of the frame both ways: no digit beside others, so it sets no scale ...
+OUTLINE_FILL = 0.1  # ... and inked over less than this share of its box: an outline, dropped beside others
 MAX_ASPECT = 4.0  # wider than tall by this: a dash or a leftover line
 MAX_FILL = 0.8  # solid blobs are not strokes (when wider than half their height)
 JOIN_OVERLAP = 0.5  # join two pieces overlapping this much horizontally ...
@@ -88,6 +93,7 @@ LINE_TOLERANCE = 0.8  # a digit joins a line whose course passes within this x i
 LINE_GAP_WEIGHT = 0.1  # between two such lines, prefer the nearer one (per digit height of gap)
 LINE_SLOPE_DIGITS = 4  # the line's course follows its last few digits
 MAX_LINE_SLOPE = 1.0  # lines are followed up to 45 degrees
+NEIGHBOUR_REACH = 3.0  # a digit's neighbour on its line is within this many digit heights
 UPRIGHT_MIN_DEG = 10.0  # digits of a line sloping more than this are turned upright before they are read
 # -- MNIST normalisation
 MNIST_SIZE, MNIST_BOX = 28, 20
@@ -138,11 +144,22 @@ def quantiles(values: np.ndarray, qs) -> list[float]:
 
 
 def light_on_dark(gray: np.ndarray) -> bool:
-    """Polarity: paper is the majority, ink the sparse tail. Chalk on a board is a bright tail on a dark median.
+    """Polarity: the paper is the majority and the ink a sparse tail, darker than the paper, lighter on a
+    board or in a white-on-black drawing. Light ink must show both against the global median and against a
+    coarse local one: a dark desk, shadow or scanner margin can be most of a photo of dark ink on paper, and
+    then the paper is the bright tail globally but not locally.
 
     (A top-hat/black-hat comparison is fooled by paper enclosed in the loops of thin dark strokes.)"""
     lo, med, hi = quantiles(gray[::STATS_STRIDE, ::STATS_STRIDE], (INK_TAIL / 100, 0.5, 1 - INK_TAIL / 100))
-    return (hi - med) > (med - lo)
+    if hi - med <= med - lo:
+        return False
+    f = max(1, max(gray.shape) // POLARITY_SIDE)
+    small = cv2.resize(gray, (max(1, gray.shape[1] // f), max(1, gray.shape[0] // f)), interpolation=cv2.INTER_AREA)
+    local = cv2.medianBlur(small, odd(min(small.shape) * POLARITY_WINDOW)) if min(small.shape) >= 3 else small
+    sample = gray[::STATS_STRIDE, ::STATS_STRIDE].astype(np.int16)
+    local = cv2.resize(local, (sample.shape[1], sample.shape[0]), interpolation=cv2.INTER_LINEAR).astype(np.int16)
+    lo, hi = quantiles(sample - local, (INK_TAIL / 100, 1 - INK_TAIL / 100))
+    return hi > -lo
 
 
 def ground(gray: np.ndarray, kernel: int) -> np.ndarray:
@@ -238,36 +255,49 @@ class Line:
 
 
 def find_lines(mask: np.ndarray, min_length: int) -> list[Line]:
-    """Straight thin runs of ink at least `min_length` px long, near-horizontal or near-vertical; one per
-    line (Hough returns several overlapping segments along a thick one: the longest stands for them)."""
+    """Straight thin runs of ink at least `min_length` px long, near-horizontal or near-vertical."""
     found = []
     for vertical in (False, True):
         work = np.ascontiguousarray(mask.T) if vertical else mask
-        kept: list[tuple] = []
-        for (x1, y1, x2, y2), run, thick in sorted(horizontal_lines(work, min_length), key=lambda t: -t[1]):
-            mid = work.shape[1] / 2
-            at_mid = y1 + (y2 - y1) / (x2 - x1) * (mid - x1) if x2 != x1 else y1
-            if any(abs(at_mid - m) <= max(thick, t) + 2 for m, t in kept):
-                continue
-            kept.append((at_mid, thick))
+        for (x1, y1, x2, y2), run, thick in horizontal_lines(work, min_length):
             found.append(Line((y1, x1, y2, x2) if vertical else (x1, y1, x2, y2), run, thick, vertical))
     return found
 
 
 def horizontal_lines(mask: np.ndarray, length: int) -> list:
-    """[(segment, length, thickness)] of the near-horizontal thin lines of `mask` at least `length` px long."""
+    """[(segment, length, thickness)] of the thin lines of `mask` at least `length` px long and at most 45
+    degrees off the rows; one per line (Hough returns many overlapping segments along one line or stroke:
+    the longest speaks for the others, and only it is measured)."""
     if length > mask.shape[1] or not could_hold_line(mask, length):
         return []
-    segments = cv2.HoughLinesP(mask, 1, np.pi / 180, threshold=max(10, length // 2),
-                               minLineLength=length, maxLineGap=max(3, int(length * RULE_GAP)))
-    out = []
-    for x1, y1, x2, y2 in ([] if segments is None else segments.reshape(-1, 4)):  # (N, 1, 4) in OpenCV 4
-        run = float(np.hypot(x2 - x1, y2 - y1))
-        if abs(y2 - y1) > abs(x2 - x1):
-            continue  # steeper than 45 degrees: the transposed pass finds it
-        thick = ink_thickness(mask, (x1, y1, x2, y2), int(run // RULE_THINNESS) + 1)
+    # Hough walks each line through a 1 px corridor, and a thin line that a camera tilted steps out of it
+    # and breaks up: lines are looked for, and measured, with the ink thickened by a pixel up and down.
+    mask = cv2.dilate(mask, np.ones((3, 1), np.uint8))
+    segments = cv2.HoughLinesP(mask, 1, HOUGH_ANGLE, threshold=max(10, length // 2), minLineLength=length,
+                               maxLineGap=max(LINE_GAP_PX, int(length * RULE_GAP)))
+    if segments is None:
+        return []
+    segments = segments.reshape(-1, 4)  # (N, 1, 4) in OpenCV 4
+    runs = np.hypot(segments[:, 2] - segments[:, 0], segments[:, 3] - segments[:, 1])
+    flat = np.abs(segments[:, 3] - segments[:, 1]) <= np.abs(segments[:, 2] - segments[:, 0])
+    segments, runs = segments[flat], runs[flat]  # steeper than 45 degrees: the transposed pass finds it
+    x1s, y1s, x2s, y2s = (segments[:, k].astype(np.float64) for k in range(4))
+    slopes = np.where(x2s != x1s, (y2s - y1s) / np.where(x2s != x1s, x2s - x1s, 1), 0.0)
+    at_mid = y1s + slopes * (mask.shape[1] / 2 - x1s)
+    lo, hi = np.minimum(x1s, x2s), np.maximum(x1s, x2s)
+    out, seen, tols = [], [], []
+    for i in np.argsort(-runs):
+        if seen:
+            s = np.array(seen)
+            if (np.abs(at_mid[s] - at_mid[i]) <= np.array(tols)).__and__((lo[i] < hi[s]) & (hi[i] > lo[s])).any():
+                continue
+        x1, y1, x2, y2 = (int(v) for v in segments[i])
+        run = float(runs[i])
+        thick = ink_thickness(mask, (x1, y1, x2, y2), int(run // RULE_THINNESS) + 3) - 2
         if thick * RULE_THINNESS <= run:  # inf (not on ink) never is
-            out.append(((int(x1), int(y1), int(x2), int(y2)), run, thick))
+            out.append(((x1, y1, x2, y2), run, thick))
+        seen.append(i)  # a thick stroke skips only its near twins, not a thin line beside it
+        tols.append(thick + 2 if thick * RULE_THINNESS <= run else 1)
     return out
 
 
@@ -399,7 +429,9 @@ def rules(mask: np.ndarray, digit_h: float | None, ink: np.ndarray) -> list[Line
     """The straight thin lines that are several digits long (rules, margins, page edges), and those of a
     grid however short the crop. In the first pass the digit height is that of what is written apart from
     the lines; with nothing apart from them, a line is no rule by its length (a lone stroke is the digit)."""
-    lines = find_lines(mask, LINE_MIN_PX)
+    # Knowing the digit height, only lines long enough to be a rule or to cross the frame matter.
+    shortest = LINE_MIN_PX if not digit_h else max(LINE_MIN_PX, int(min(RULE_DIGITS * digit_h, FRAME_SPAN * min(mask.shape))))
+    lines = find_lines(mask, shortest)
     if not lines:
         return []
     h = digit_h or writing_height(mask, lines, ink)
@@ -445,33 +477,47 @@ def components(mask: np.ndarray) -> tuple[np.ndarray, list[list[int]]]:
 
 
 def join_broken(boxes: list[list]) -> list[list]:
-    """Merge pieces stacked on each other (a 5's detached bar, a stroke cut by a ruled line)."""
-    boxes = [[b[:4], [b[4]]] for b in boxes]
+    """Merge pieces stacked on each other (a 5's detached bar, a stroke cut by a ruled line): overlapping
+    horizontally, close vertically, and not much taller together than either. Returns [[box, ids], ...].
+    Pieces are swept left to right, so only neighbours in x are compared (a page of a thousand digits stays
+    fast); a merged box is compared again until nothing changes."""
+    groups = [[list(b[:4]), [b[4]]] for b in boxes]
     merged = True
     while merged:
         merged = False
-        for i in range(len(boxes)):
-            for j in range(i + 1, len(boxes)):
-                (ax, ay, aw, ah), (bx, by, bw, bh) = boxes[i][0], boxes[j][0]
-                overlap = min(ax + aw, bx + bw) - max(ax, bx)
-                gap = max(ay, by) - min(ay + ah, by + bh)
-                x0, y0 = min(ax, bx), min(ay, by)
-                x1, y1 = max(ax + aw, bx + bw), max(ay + ah, by + bh)
-                if (overlap >= JOIN_OVERLAP * min(aw, bw) and gap <= JOIN_GAP * max(ah, bh)
-                        and y1 - y0 <= JOIN_MAX_GROWTH * max(ah, bh)):
-                    boxes[i] = [[x0, y0, x1 - x0, y1 - y0], boxes[i][1] + boxes[j][1]]
-                    del boxes[j]
+        groups.sort(key=lambda g: g[0][0])
+        out: list[list] = []
+        active: list[list] = []  # groups whose right edge is still right of the sweep
+        for box, ids in groups:
+            active = [g for g in active if g[0][0] + g[0][2] > box[0]]
+            for other in active:
+                if stacked(other[0], box):
+                    ox, oy, ow, oh = other[0]
+                    x0, y0 = min(ox, box[0]), min(oy, box[1])
+                    x1, y1 = max(ox + ow, box[0] + box[2]), max(oy + oh, box[1] + box[3])
+                    other[0], other[1] = [x0, y0, x1 - x0, y1 - y0], other[1] + ids
                     merged = True
                     break
-            if merged:
-                break
-    return boxes
+            else:
+                out.append([box, ids])
+                active.append(out[-1])
+        groups = out
+    return groups
 
 
-def keep_region(box, mask_piece: np.ndarray) -> bool:
+def stacked(a, b) -> bool:
+    """Two pieces of one digit, one above the other."""
+    (ax, ay, aw, ah), (bx, by, bw, bh) = a, b
+    overlap = min(ax + aw, bx + bw) - max(ax, bx)
+    gap = max(ay, by) - min(ay + ah, by + bh)
+    return (overlap >= JOIN_OVERLAP * min(aw, bw) and gap <= JOIN_GAP * max(ah, bh)
+            and max(ay + ah, by + bh) - min(ay, by) <= JOIN_MAX_GROWTH * max(ah, bh))
+
+
+def keep_region(box, mask_piece: np.ndarray, min_height: int = MIN_HEIGHT_PX) -> bool:
     """Shape alone: tall enough, not a dash, not a solid blob."""
     x, y, w, h = box
-    if h < MIN_HEIGHT_PX or w > MAX_ASPECT * h:
+    if h < min_height or w > MAX_ASPECT * h:
         return False
     return not (mask_piece.mean() > MAX_FILL and w > 0.5 * h)
 
@@ -479,7 +525,7 @@ def keep_region(box, mask_piece: np.ndarray) -> bool:
 def split_touching(box, piece: np.ndarray, out: list) -> None:
     """Cut a far too wide region at its thinnest column near the middle, recursively."""
     x, y, w, h = box
-    if max(w, h) < MIN_HEIGHT_PX:
+    if max(w, h) < SCOUT_HEIGHT_PX:
         return
     if w <= SPLIT_ASPECT * h or w < 2 * MIN_HEIGHT_PX:
         out.append((box, piece))
@@ -540,7 +586,7 @@ def select_pieces(candidates: list, shape, min_height: int = MIN_HEIGHT_PX) -> l
     pieces = []
     for box, strength in candidates:
         split_touching(box, strength, pieces)
-    pieces = [(b, s) for b, s in pieces if b[3] >= min_height and keep_region(b, s > 0)]
+    pieces = [(b, s) for b, s in pieces if keep_region(b, s > 0, min_height)]
 
     def on_border(box):
         x, y, w, h = box
@@ -551,6 +597,11 @@ def select_pieces(candidates: list, shape, min_height: int = MIN_HEIGHT_PX) -> l
 
     if not pieces:
         return []
+    # An outline spanning the frame (a scanned page's edge, margin and rules, a sheet's edges on a desk)
+    # is no digit when there is anything else: a digit that fills a tight crop is no outline, it is inked.
+    outlines = [i for i, (b, s) in enumerate(pieces) if giant(b, shape) and (s > 0).mean() < OUTLINE_FILL]
+    if len(outlines) < len(pieces):
+        pieces = [p for i, p in enumerate(pieces) if i not in outlines]
     median_h = digit_scale(pieces, shape)
     # Long thin pieces many digits tall are margin lines and box edges (a '1' is one digit tall), and so
     # are thin pieces stacked end to end in a column: a faint margin line that broke up.
@@ -564,16 +615,22 @@ def select_pieces(candidates: list, shape, min_height: int = MIN_HEIGHT_PX) -> l
 def digit_scale(pieces: list, shape) -> float:
     """The typical digit height among pieces: the ink-weighted median height (a digit's strokes outweigh a
     scatter of specks) of the digit-like ones — not thin, not cut by the border, not spanning most of the
-    frame both ways (a page outline with its rules) — or of all of them when none is digit-like."""
+    frame both ways (a page outline with its rules) — or of the pieces that are not giant, or of all."""
     H, W = shape
 
     def digit_like(box):
         x, y, w, h = box
         return (min(w, h) >= THIN * max(w, h) and x > 0 and y > 0 and x + w < W and y + h < H
-                and not (w > GIANT * W and h > GIANT * H))
+                and not giant(box, shape))
 
-    typical = [(b, s) for b, s in pieces if digit_like(b)] or pieces
+    typical = ([(b, s) for b, s in pieces if digit_like(b)] or [(b, s) for b, s in pieces if not giant(b, shape)]
+               or pieces)
     return ink_weighted_median([b[3] for b, _ in typical], [int((s > 0).sum()) for _, s in typical])
+
+
+def giant(box, shape) -> bool:
+    """Spanning most of the frame both ways."""
+    return box[2] > GIANT * shape[1] and box[3] > GIANT * shape[0]
 
 
 def broken_vertical_line(boxes: list, median_h: float) -> set[int]:
@@ -743,40 +800,80 @@ def reading_order(regions: list) -> list:
     """Lines top to bottom, digits left to right. A line is a chain grown left to right: each digit joins
     the line whose course (extrapolated from its last digits) passes nearest its centre, so the slanted
     lines of a tilted page stay whole and a short digit after a tall one stays on its line."""
-    lines: list[list] = []
+    lines: list[TextLine] = []
+    prior = writing_slope(regions)
     for r in sorted(regions, key=lambda r: r.box[0]):
         x, y, w, h = r.box
+        cx, cy = x + w / 2, y + h / 2
         best, best_cost = None, None
         for line in lines:
-            lx, ly, lw, lh = line[-1].box
-            line_h = float(np.median([q.box[3] for q in line]))
-            dy = abs(y + h / 2 - predicted_centre(line, x + w / 2))
-            tol = LINE_TOLERANCE * max(h, line_h)
+            lx, _, lw, _ = line.last
+            dy = abs(cy - line.centre_at(cx))
+            tol = LINE_TOLERANCE * max(h, line.height)
             gap = x - (lx + lw)
             if dy <= tol and gap > -0.5 * min(w, lw):
-                cost = dy / tol + LINE_GAP_WEIGHT * max(gap, 0) / line_h
+                cost = dy / tol + LINE_GAP_WEIGHT * max(gap, 0) / line.height
                 if best is None or cost < best_cost:
                     best, best_cost = line, cost
         if best is None:
-            lines.append([r])
+            lines.append(TextLine(r, prior))
         else:
-            best.append(r)
-    lines.sort(key=lambda line: np.median([q.box[1] + q.box[3] / 2 for q in line]))
+            best.add(r)
+    lines.sort(key=lambda line: float(np.median([q.box[1] + q.box[3] / 2 for q in line.items])))
     ordered = []
     for i, line in enumerate(lines):
-        for r in line:
+        for r in line.items:
             r.line = i
             ordered.append(r)
     return ordered
 
 
-def predicted_centre(line: list, cx: float) -> float:
-    """The line's vertical centre at x = cx: a least-squares fit through its last few digits (a flat line
-    until it has two: the second digit says where a steep line goes, the third confirms it)."""
-    tail = line[-LINE_SLOPE_DIGITS:]
-    xs = np.array([q.box[0] + q.box[2] / 2 for q in tail])
-    ys = np.array([q.box[1] + q.box[3] / 2 for q in tail])
-    if len(tail) < 2 or np.ptp(xs) < 1:
-        return float(ys[-1])
-    slope = float(np.clip(np.polyfit(xs, ys, 1)[0], -MAX_LINE_SLOPE, MAX_LINE_SLOPE))
-    return float(ys.mean() + slope * (cx - xs.mean()))
+def writing_slope(regions: list) -> float:
+    """The slope the writing runs at: the median direction from each digit to its nearest neighbour on the
+    right (within a few digit heights, under 45 degrees). 0 for fewer than three such pairs."""
+    centres = np.array([(r.box[0] + r.box[2] / 2, r.box[1] + r.box[3] / 2, r.box[3]) for r in regions], np.float64)
+    slopes = []
+    for cx, cy, h in centres:
+        dx, dy = centres[:, 0] - cx, centres[:, 1] - cy
+        near = (dx > 0.3 * h) & (np.abs(dy) < dx) & (np.hypot(dx, dy) < NEIGHBOUR_REACH * h)
+        if near.any():
+            j = np.flatnonzero(near)[np.argmin(np.hypot(dx, dy)[near])]
+            slopes.append(dy[j] / dx[j])
+    return float(np.median(slopes)) if len(slopes) >= 3 else 0.0
+
+
+class TextLine:
+    """A line of digits being grown left to right, with its course: a least-squares fit through its last
+    few digits, kept up to date as digits join so each test is a few multiplications. Until it has two, its
+    course runs at the slope of the writing around it (a steep line is followed from its first step)."""
+
+    def __init__(self, first, prior: float = 0.0):
+        self.items = [first]
+        self.heights = [first.box[3]]
+        self.prior = prior
+        self._refit()
+
+    def add(self, region) -> None:
+        self.items.append(region)
+        self.heights.append(region.box[3])
+        self._refit()
+
+    @property
+    def last(self):
+        return self.items[-1].box
+
+    def centre_at(self, cx: float) -> float:
+        return self.mean_y + self.slope * (cx - self.mean_x)
+
+    def _refit(self) -> None:
+        tail = [q.box for q in self.items[-LINE_SLOPE_DIGITS:]]
+        xs = np.array([b[0] + b[2] / 2 for b in tail])
+        ys = np.array([b[1] + b[3] / 2 for b in tail])
+        self.height = float(np.median(self.heights))
+        self.mean_x, self.mean_y = float(xs.mean()), float(ys.mean())
+        spread = float(((xs - self.mean_x) ** 2).sum())
+        if len(tail) < 2 or spread < 1:
+            self.mean_x, self.mean_y, self.slope = float(xs[-1]), float(ys[-1]), self.prior
+        else:
+            slope = float(((xs - self.mean_x) * (ys - self.mean_y)).sum() / spread)
+            self.slope = float(np.clip(slope, -MAX_LINE_SLOPE, MAX_LINE_SLOPE))

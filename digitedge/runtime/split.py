@@ -19,7 +19,8 @@ MAX_PARTS = 4  # a region splits into at most this many digits
 
 
 def cut_candidates(strength: np.ndarray, count: int = CUTS) -> list[int]:
-    """Columns to cut at: the local minima of the ink profile in the middle of the piece, thinnest first."""
+    """Columns to cut at: the local minima of the ink profile in the middle of the piece, thinnest first,
+    and the middle column."""
     w = strength.shape[1]
     lo, hi = int(w * MIDDLE[0]), int(np.ceil(w * MIDDLE[1]))
     if hi - lo < 1:
@@ -28,7 +29,9 @@ def cut_candidates(strength: np.ndarray, count: int = CUTS) -> list[int]:
     smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
     cols = np.arange(lo, hi)
     minima = [c for c in cols if smooth[c] <= smooth[max(c - 1, 0)] and smooth[c] <= smooth[min(c + 1, w - 1)]]
-    return sorted(minima or list(cols), key=lambda c: (profile[c], abs(c - w / 2)))[:count]
+    # Round digits touch where both are thickest: the middle is always a candidate too.
+    picks = sorted(minima, key=lambda c: (profile[c], abs(c - w / 2)))[:count] + [w // 2]
+    return [c for i, c in enumerate(picks) if all(abs(c - d) > 2 for d in picks[:i])]
 
 
 def halves(strength: np.ndarray, cut: int):

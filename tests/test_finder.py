@@ -1,0 +1,207 @@
+"""The digit finder stage by stage (`runtime/preprocess.py`, `runtime/split.py`), each on a generated image."""
+
+import cv2
+import numpy as np
+import pytest
+
+from digitedge.runtime import preprocess as P
+from digitedge.runtime import split as S
+
+
+def paper(h=240, w=320, level=220):
+    return np.full((h, w), level, np.uint8)
+
+
+def stroke_digit(img, x, y, h, value=30, thick=None, kind="1"):
+    """Draw a plain stroke digit: '1' a stick, '0' an ellipse, '7' a bar and a diagonal."""
+    t = thick or max(2, h // 8)
+    if kind == "1":
+        cv2.line(img, (x, y), (x, y + h), value, t)
+    elif kind == "0":
+        cv2.ellipse(img, (x, y + h // 2), (h // 3, h // 2), 0, 0, 360, value, t)
+    elif kind == "7":
+        cv2.line(img, (x - h // 3, y), (x + h // 3, y), value, t)
+        cv2.line(img, (x + h // 3, y), (x - h // 6, y + h), value, t)
+    return img
+
+
+def test_ground_follows_a_vignette_and_keeps_a_step():
+    """A light gradient is ground, not ink (a closing would read the dark side as ink); so is a wide dark desk."""
+    yy, xx = np.mgrid[0:240, 0:320]
+    vignette = (230 - 90 * (((xx - 160) / 160.0) ** 2 + ((yy - 120) / 120.0) ** 2) / 2).astype(np.uint8)
+    assert P.ink_map(vignette, 161).max() <= P.MIN_CONTRAST
+    desk = paper()
+    desk[:, :120] = 60  # a dark desk strip, wider than half the window
+    ink = P.ink_map(desk, 161)
+    assert (ink[:, :110] < P.MIN_CONTRAST).mean() > 0.95 and (ink[:, 130:] < P.MIN_CONTRAST).all()
+
+
+def test_ground_keeps_a_bold_stroke_whole():
+    img = stroke_digit(paper(), 160, 30, 180, thick=40)
+    ink = P.ink_map(img, 161)
+    assert (ink[60:190, 150:170] > 100).all(), "the middle of a marker stroke is ink, not ground"
+
+
+def test_continued_padding_runs_a_gradient_on():
+    ramp = np.tile(np.arange(100, 140, dtype=np.uint8), (20, 1))
+    padded = P.continued(ramp, 5)
+    assert padded.shape == (30, 50)
+    assert padded[10, 0] < ramp[0, 0] and padded[10, -1] > ramp[0, -1], "the slope goes on past both edges"
+
+
+def test_ink_mask_hysteresis_keeps_a_faint_tail_but_not_noise():
+    rng = np.random.default_rng(0)
+    img = np.clip(paper() + rng.normal(0, 2, (240, 320)), 0, 255).astype(np.uint8)
+    cv2.line(img, (100, 50), (100, 120), 160, 4)  # a strong stroke (60 below the paper) ...
+    cv2.line(img, (100, 120), (100, 190), 208, 4)  # ... going on faintly (12 below: under the threshold)
+    mask = P.ink_mask(P.ink_map(img, 161))
+    assert mask[60:110, 98:102].all() and mask[130:180, 99:101].mean() > 0.9
+    labels, comps = P.components(mask)
+    assert len([c for c in comps if c[3] >= 3]) == 1, "paper noise stays out"
+
+
+def test_lines_are_found_measured_and_told_from_strokes():
+    img = paper()
+    for y in (40, 100, 160, 220):
+        cv2.line(img, (0, y), (319, y + 4), 170, 1)  # rules across the frame, slightly tilted
+    for i, x in enumerate((60, 120, 180)):
+        stroke_digit(img, x, 55, 40, kind="07"[i % 2])
+    mask = P.ink_mask(P.ink_map(img, 161))
+    lines = P.find_lines(mask, P.LINE_MIN_PX)
+    horizontal = [ln for ln in lines if not ln.vertical]
+    assert sum(ln.length > 300 for ln in horizontal) >= 2 and all(ln.thickness <= 3 for ln in horizontal)
+    assert P.writing_height(mask, lines, P.ink_map(img, 161)) == pytest.approx(40, abs=10)
+    assert len(P.rules(mask, None, P.ink_map(img, 161))) >= 3
+
+
+def test_a_lone_stroke_is_no_rule():
+    """A 1 drawn with a hairline across a tight crop, a 7's bar, a 2's base: writing, not rules."""
+    one = stroke_digit(paper(200, 80), 40, 5, 190, thick=1)
+    mask = P.ink_mask(P.ink_map(one, 41))
+    assert P.find_lines(mask, P.LINE_MIN_PX) and P.rules(mask, None, P.ink_map(one, 41)) == []
+    seven = stroke_digit(paper(), 160, 40, 160, thick=3, kind="7")
+    mask = P.ink_mask(P.ink_map(seven, 161))
+    assert P.rules(mask, None, P.ink_map(seven, 161)) == []
+
+
+def test_a_grid_is_wiped_and_a_stroke_crossing_it_kept():
+    img = paper(160, 120)
+    for v in range(10, 160, 30):
+        cv2.line(img, (0, v), (119, v), 180, 2)
+        cv2.line(img, (v, 0), (v, 159), 180, 2)
+    cv2.line(img, (62, 20), (58, 140), 40, 5)  # a pen 1 crossing four grid lines
+    ink = P.ink_map(img, 81)
+    mask = P.ink_mask(ink)
+    lines = P.rules(mask, None, ink)
+    assert len(P.grid_family(P.find_lines(mask, P.LINE_MIN_PX), mask.shape)) >= 6 and len(lines) >= 6
+    wiped = P.wipe_lines(mask, lines, ink)
+    labels, comps = P.components(wiped)
+    tall = [c for c in comps if c[3] >= 100]
+    assert len(tall) == 1 and tall[0][2] <= 12, "the 1 is one piece again, the grid is gone"
+
+
+def test_printed_box_is_wiped_around_its_digit():
+    img = paper()
+    cv2.rectangle(img, (100, 60), (180, 170), 60, 2)
+    stroke_digit(img, 140, 80, 70, kind="0")
+    mask = P.wipe_frames(P.ink_mask(P.ink_map(img, 161)))
+    labels, comps = P.components(mask)
+    assert len(P.box_holes(P.ink_mask(P.ink_map(img, 161)))) == 1
+    assert [c[2:4] for c in comps if c[3] > 20] and all(c[3] < 90 for c in comps), "only the 0 is left"
+
+
+def test_join_broken_and_split_touching():
+    assert P.join_broken([[0, 0, 10, 10, 1], [2, 11, 8, 4, 2], [50, 0, 10, 10, 3]]) == \
+        [[[0, 0, 10, 15], [1, 2]], [[50, 0, 10, 10], [3]]]
+    piece = np.zeros((40, 100), np.uint8)
+    piece[:, 5:15] = piece[:, 40:50] = piece[:, 80:90] = 200
+    piece[18:22, :] = 200  # a thin bridge: three sticks in a row
+    out = []
+    P.split_touching((0, 0, 100, 40), piece, out)
+    assert len(out) == 2 and all(b[2] <= 1.8 * b[3] for b, _ in out)
+
+
+def test_select_pieces_drops_lines_specks_fragments_and_broken_margins():
+    def s(w, h):  # a hollow piece, like a stroke's outline (a solid blob is dropped as one)
+        piece = np.full((h, w), 100, np.uint8)
+        piece[2:-2, 2:-2] = 0 if w > 4 else 100
+        return piece
+
+    shape = (400, 600)
+    candidates = [((100, 100, 30, 50), s(30, 50)), ((150, 100, 30, 48), s(30, 48)),  # digits
+                  ((200, 100, 32, 52), s(32, 52)),
+                  ((300, 20, 3, 300), s(3, 300)),  # a margin line, many digits tall
+                  ((240, 140, 5, 5), s(5, 5)),  # a speck
+                  ((0, 100, 12, 20), s(12, 20)),  # a cut-off neighbour at the border
+                  ((50, 10, 3, 40), s(3, 40)), ((50, 52, 3, 40), s(3, 40)), ((50, 94, 3, 40), s(3, 40))]  # a broken line
+    kept = [b for b, _ in P.select_pieces(candidates, shape)]
+    assert kept == [(100, 100, 30, 50), (150, 100, 30, 48), (200, 100, 32, 52)]
+
+
+def test_digit_scale_ignores_specks_and_a_page_outline():
+    shape = (400, 600)
+    pieces = [((100, 100, 20, 30), np.ones((30, 20))), ((130, 100, 20, 32), np.ones((32, 20)))]
+    pieces += [((300 + 5 * i, 300, 3, 3), np.ones((3, 3))) for i in range(10)]  # specks
+    pieces.append(((5, 5, 580, 380), np.ones((380, 580))))  # a page outline spanning the frame
+    assert P.digit_scale(pieces, shape) in (30, 32)
+
+
+def test_mnist_crop_recipe_and_stroke_width():
+    big = np.zeros((300, 100), np.uint8)
+    cv2.line(big, (50, 10), (50, 290), 255, 50)  # a fat 1
+    thin = np.zeros((300, 100), np.uint8)
+    cv2.line(thin, (50, 10), (50, 290), 255, 2)  # a hairline 1
+    a, b = P.mnist_crop(big), P.mnist_crop(thin)
+    assert a.shape == b.shape == (28, 28)
+    assert abs(int((a > 100).sum()) - int((b > 100).sum())) <= 25, "both brought to MNIST's stroke width"
+    assert P.mnist_crop(np.zeros((10, 10), np.uint8)) is None
+
+
+def test_steep_lines_are_read_upright():
+    regions = [P.Region(box=(40 * i, 200 - 25 * i, 20, 30), crop=np.zeros((28, 28), np.uint8), line=0,
+                        strength=np.pad(np.full((30, 4), 200, np.uint8), ((0, 0), (8, 8)))) for i in range(4)]
+    P.turn_steep_lines(P.reading_order(regions))
+    ys, xs = np.nonzero(regions[0].crop > 100)
+    assert np.ptp(xs) > 4, "a stick on a 32 degree line is read turned by the line's slope"
+
+
+def test_reading_order_follows_tilted_lines():
+    boxes = [(20 + 60 * i, 100 + 12 * i, 30, 40) for i in range(6)] + [(20 + 60 * i, 200 + 12 * i, 30, 40) for i in range(6)]
+    regions = [P.Region(box=b, crop=None, line=0) for b in reversed(boxes)]
+    ordered = P.reading_order(regions)
+    assert [r.box for r in ordered] == boxes and [r.line for r in ordered] == [0] * 6 + [1] * 6
+
+
+def test_find_digits_on_a_tight_crop_and_a_page():
+    one = stroke_digit(paper(120, 50), 25, 2, 116, thick=3)  # a 1 touching both borders
+    assert len(P.find_digits(one)) == 1
+    page = paper(600, 800)
+    for y in range(60, 600, 60):
+        cv2.line(page, (0, y), (799, y), 175, 1)
+    for i in range(8):
+        stroke_digit(page, 100 + 80 * i, 75, 40, kind="10"[i % 2])
+    regions = P.find_digits(page)
+    assert len(regions) == 8 and {r.line for r in regions} == {0}
+
+
+def test_cut_candidates_and_split_region():
+    piece = np.zeros((40, 70), np.uint8)
+    cv2.circle(piece, (18, 20), 15, 200, 4)
+    cv2.circle(piece, (50, 20), 15, 200, 4)  # two touching 0s
+    cuts = S.cut_candidates(piece)
+    assert any(28 <= c <= 40 for c in cuts)
+    parts = S.halves(piece, 35)
+    assert len(parts) == 2 and all(p.shape[0] >= 30 for _, _, p in parts)
+
+    def predict(crops):  # a stand-in model: a round crop is a confident 0, anything else is unsure
+        out = np.full((len(crops), 10), 0.1)
+        for i, c in enumerate(crops):
+            ys, xs = np.nonzero(c > 50)
+            if abs(np.ptp(xs) - np.ptp(ys)) <= 3:
+                out[i] = 0.01
+                out[i, 0] = 0.91
+        return out
+
+    found = S.split_region(piece, predict, 0.5)
+    assert found is not None and len(found) == 2 and all(p.argmax() == 0 for *_, p in found)
+    assert S.split_region(piece[:, :36], predict, 0.5) is None, "one 0 is not cut"
