@@ -144,11 +144,17 @@ def temp_file(folder: str | os.PathLike, suffix: str = ""):
         tmp.unlink(missing_ok=True)
 
 
+def free_stems(stem: str):
+    """The one never-overwrite naming rule: stem, then stem_1, stem_2, ... (run folders are exp, exp2, ...)."""
+    yield stem
+    for n in range(1, MAX_FREE_NAMES):
+        yield f"{stem}_{n}"
+
+
 def free_names(wanted: Path):
     """wanted, then stem_1.ext, stem_2.ext, ..."""
-    yield wanted
-    for n in range(1, MAX_FREE_NAMES):
-        yield wanted.with_name(f"{wanted.stem}_{n}{wanted.suffix}")
+    for stem in free_stems(wanted.stem):
+        yield wanted.with_name(f"{stem}{wanted.suffix}")
 
 
 def claim(path: Path) -> bool:

@@ -147,3 +147,26 @@ def test_runtime_feeds_the_model_as_its_metadata_says(tmp_path):
                         ("[1, 2]", "must be a JSON object")):
         with pytest.raises(ModelError, match=says.replace("[", r"\[")):
             OnnxModel(with_input("bad.onnx", value))
+
+
+def test_gui_check_says_how_to_get_a_window_and_how_to_repair_a_broken_cv2(monkeypatch):
+    from digitedge import gui
+
+    monkeypatch.setattr(gui, "installed", lambda: {gui.HEADLESS: "5.0.0.93"})
+    monkeypatch.setattr(gui, "cv2_gui", lambda: (False, "NONE"))
+    code, lines = gui.report()
+    assert code == 1 and "pip install --force-reinstall --no-deps opencv-python==5.0.0.93" in "\n".join(lines)
+    monkeypatch.setattr(gui, "installed", lambda: {gui.HEADLESS: "5.0.0.93", gui.GUI: "5.0.0.93"})
+    monkeypatch.setattr(gui, "cv2_gui", lambda: (None, "ImportError: libopencv missing"))
+    code, lines = gui.report()
+    text = "\n".join(lines)
+    assert code == 2 and "does not import" in text and "opencv-python-headless==5.0.0.93" in text
+    monkeypatch.setattr(gui, "cv2_gui", lambda: (True, "QT5"))
+    monkeypatch.setenv("DISPLAY", ":0")
+    code, lines = gui.report()
+    assert code == 0 and "never `pip uninstall` one of them alone" in "\n".join(lines)
+
+
+def test_gui_check_runs_with_the_installed_opencv():
+    done = subprocess.run([sys.executable, "-m", "digitedge.gui"], capture_output=True, text=True, timeout=60)
+    assert done.returncode in (0, 1) and "OpenCV wheels installed: " in done.stdout and "Traceback" not in done.stderr

@@ -24,7 +24,7 @@ import torch
 from .. import __version__
 from ..errors import CheckpointError, DigitedgeError, OutputError
 from ..options import file_stem
-from ..files import MAX_FREE_NAMES, claim, digest, output_dir, shown, temp_file
+from ..files import claim, digest, free_stems, output_dir, shown, temp_file
 from ..contract import DEFAULT_INPUT, PREPROCESS_RECIPE, batched, to_input
 from ..runtime.model import META_PREFIX, first_line
 from ..training.checkpoint import load_model
@@ -155,7 +155,7 @@ def check_opset(path: Path, opset: int) -> None:
 
 def publish_together(out: Path, stem: str, files: list[tuple[Path, str]]) -> list[Path]:
     """Move temp files to out/STEM<suffix> under one free stem (STEM, STEM_1, ...): all of them or none."""
-    for candidate in [stem] + [f"{stem}_{n}" for n in range(1, MAX_FREE_NAMES)]:
+    for candidate in free_stems(stem):
         targets = [out / f"{candidate}{suffix}" for _, suffix in files]
         claimed = []
         try:
