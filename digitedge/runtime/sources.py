@@ -201,7 +201,10 @@ def open_video(spec: SourceSpec, vid_stride: int = 1) -> VideoFile | LiveStream:
     if not ok or first is None:
         cap.release()
         raise open_failure(spec)
-    return LiveStream(spec, cap, first) if spec.is_live else VideoFile(spec, cap, first, vid_stride)
+    src = LiveStream(spec, cap, first) if spec.is_live else VideoFile(spec, cap, first, vid_stride)
+    log.debug("%s: %s, %dx%d, stated rate %s fps, backend %s", src.name, spec.kind, *src.size, src.reported_fps,
+              cap.getBackendName())
+    return src
 
 
 def open_source(source: str | int, vid_stride: int = 1) -> Source:

@@ -106,6 +106,7 @@ class Window:
         self.note = self.display.open()
         self.open = self.note is None
         self.quit = False
+        self.shown: np.ndarray | None = None  # the picture on screen (snapshots while waiting take it)
 
     def write(self, result) -> bool:
         if not self.open:
@@ -119,7 +120,8 @@ class Window:
     def _wait_until(self, due: float, picture: np.ndarray) -> bool:
         """Read keys until `due`; False when the user quit meanwhile."""
         while (left := due - self.clock()) > 0:
-            if not self._handle(self.display.key(min(KEY_POLL_MS, int(left * 1000) + 1)), getattr(self, "shown", picture)):
+            if not self._handle(self.display.key(min(KEY_POLL_MS, int(left * 1000) + 1)),
+                                self.shown if self.shown is not None else picture):
                 return False
             if not self.display.visible():
                 return False
@@ -164,7 +166,7 @@ class Window:
     def close(self) -> list[str]:
         """Let the last frame have its time on screen (a still its STILL_SECONDS), then take the window down."""
         if self.open:
-            if not self.quit and self.pacer.until is not None and hasattr(self, "shown"):
+            if not self.quit and self.pacer.until is not None and self.shown is not None:
                 self._wait_until(self.pacer.until, self.shown)
             self.display.close()
             self.open = False
