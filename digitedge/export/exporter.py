@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-from argparse import ArgumentTypeError
 import json
 import logging
 import os
-import warnings
 import time
+import warnings
+from argparse import ArgumentTypeError
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +22,10 @@ import onnxruntime as ort
 import torch
 
 from .. import __version__
-from ..errors import CheckpointError, DigitedgeError, OutputError
-from ..options import file_stem
-from ..files import claim, digest, free_stems, output_dir, shown, temp_file
 from ..contract import DEFAULT_INPUT, PREPROCESS_RECIPE, batched, to_input
+from ..errors import CheckpointError, DigitedgeError, OutputError
+from ..files import claim, digest, free_stems, output_dir, shown, temp_file
+from ..options import file_stem
 from ..runtime.model import META_PREFIX, first_line
 from ..training.checkpoint import load_model
 from ..training.data import load_mnist

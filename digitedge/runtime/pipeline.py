@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import InputError, ModelError
 from .classifier import Digit, DigitClassifier, text_of
 from .draw import annotate, live_banner
-from .sources import Frame, Source
+from .frame import Frame, Source
 from .tracking import Stabilizer
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130

@@ -24,14 +24,15 @@ import numpy as np
 
 from ..errors import OutputError
 from ..files import output_dir, shown
+from .capture import MAX_FPS
+from .frame import LIVE, STILL, Frame
 from .outputs import VideoSaver, check_video_name, save_image
-from .sources import LIVE, STILL, Frame
 
 STILL_SECONDS = 1.0  # a still image in a video (and in the window) lasts this long
 MEASURE_SECONDS = 1.0  # a live source's rate is measured over its first second before its video is opened ...
 MEASURE_MAX_BYTES = 256 << 20  # ... or until this much picture is held
 FALLBACK_FPS = 25.0  # a live source that ended before two frames could be timed
-MIN_FPS, MAX_FPS = 0.1, 240.0
+MIN_FPS = 0.1
 
 
 def one_line(text: str) -> str:

@@ -17,11 +17,11 @@ import numpy as np
 
 from ..errors import OutputError
 from ..files import shown
-from .draw import mark_paused
 from ..gui import no_window_reason
+from .draw import mark_paused
+from .frame import LIVE, STILL, Frame
 from .outputs import save_image
 from .sinks import STILL_SECONDS
-from .sources import LIVE, STILL, Frame
 
 WINDOW_NAME = "digitedge live"
 KEYS_HELP = "q/Esc: quit, space: pause, s: snapshot"

@@ -36,13 +36,13 @@ import cv2
 import numpy as np
 
 from .. import __version__
+from ..contract import DEFAULT_INPUT, INPUT_SHAPE, to_input
 from ..errors import CheckpointError, DataError, DigitedgeError, ModelError
 from ..files import digest
 from ..runtime.classifier import DigitClassifier
-from ..runtime.pipeline import Pipeline, Stats, loop
-from ..runtime.sources import Frame
-from ..contract import DEFAULT_INPUT, INPUT_SHAPE, to_input
+from ..runtime.frame import Frame
 from ..runtime.model import OnnxModel, check_threads, read_metadata, shipped_model_path
+from ..runtime.pipeline import Pipeline, Stats, loop
 
 # -- timing
 ROUNDS = 10  # bursts per measurement, interleaved over all backends: drift hits every row alike
