@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import logging
 import os
 import signal
 import sys
@@ -16,9 +17,11 @@ from . import __version__
 from .errors import DigitedgeError
 from .files import shown
 from .options import file_stem, number, whole
+from .training.config import TrainConfig
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 MAX_THREADS = 256  # = runtime.model.MAX_THREADS (not imported: that would load onnxruntime for `train --help`)
+DEVICES = ("cpu", "cuda", "openvino", "auto")  # = runtime.model.DEVICES, likewise
 MNIST_TRAIN, MNIST_VAL = 60_000, 5_000
 OPSETS = (18, 25)  # the dynamo exporter's lowest; the highest this onnxruntime loads (checked in the tests)
 CALIB_MIN = 50  # one calibration batch
@@ -29,6 +32,11 @@ class UserError(DigitedgeError):
     """A mistake the user can fix: printed as one line, exit code 2."""
 
 
+def say(a):
+    """Where a verb's progress and summary lines go: print, or nowhere with -q (results and errors still show)."""
+    return (lambda *args, **kwargs: None) if a.quiet else print
+
+
 def cmd_train(a):
     from .training.config import TrainConfig
     from .training.train import train
@@ -37,14 +45,14 @@ def cmd_train(a):
         given = [k for k in TRAIN_FLAGS if getattr(a, k) is not None]
         if given:
             raise UserError(f"--resume continues a run with its saved config; drop {', '.join('--' + g.replace('_', '-') for g in given)}")
-        train(resume=a.resume)
+        train(resume=a.resume, log=say(a))
         return EXIT_OK
     overrides = {k: getattr(a, k) for k in TRAIN_FLAGS if getattr(a, k) is not None}
     if a.subset is not None:
         overrides["limit"] = a.subset
     if a.no_augment:
         overrides["augment"] = False
-    train(TrainConfig(**overrides), out=a.out)
+    train(TrainConfig(**overrides), out=a.out, log=say(a))
     return EXIT_OK
 
 
@@ -53,17 +61,15 @@ def cmd_evaluate(a):
         if a.real:
             from .tools.realeval import evaluate_real
 
-            evaluate_real(a.real, model=a.model, out=a.out)
+            evaluate_real(a.real, model=a.model, out=a.out, log=say(a))
         if a.synth:
             from .tools.syntheval import evaluate_synth
 
-            evaluate_synth(a.synth, model=a.model, data_dir=a.data_dir)
+            evaluate_synth(a.synth, model=a.model, data_dir=a.data_dir, log=say(a))
         return EXIT_OK
-    if not a.model:
-        raise UserError("evaluate needs MODEL (a .pt checkpoint or .onnx file), or --real DIR / --synth N")
     from .training.evaluate import evaluate
 
-    evaluate(a.model, out=a.out, data_dir=a.data_dir)
+    evaluate(a.model, out=a.out, data_dir=a.data_dir, log=say(a))
     return EXIT_OK
 
 
@@ -71,27 +77,46 @@ def cmd_export(a):
     from .export.exporter import export
 
     ok = export(a.checkpoint, out=a.out, quantize=a.quantize, opset=a.opset, calib=a.calib, check=not a.no_check,
-                data_dir=a.data_dir, calib_method=a.calib_method, name=a.name)
+                data_dir=a.data_dir, calib_method=a.calib_method, name=a.name, log=say(a))
     return EXIT_OK if ok else EXIT_FAILED
 
 
 def cmd_classify(a):
-    from .runtime.classify import classify_paths
+    from .runtime.classify import classify
+    from .runtime.model import shipped_samples
 
-    return classify_paths(a.paths, model=a.model, fmt=a.format, save=a.save, threshold=a.conf, threads=a.threads)
+    sources = a.sources + ([str(shipped_samples())] if a.samples else [])
+    if not sources:
+        raise UserError("classify needs a SOURCE (an image, folder, glob, video, camera index or URL) or --samples")
+    return classify(sources, model=a.model, fmt=a.format, save=a.save, threshold=a.conf, threads=a.threads,
+                    device=a.device, vid_stride=a.vid_stride, quiet=a.quiet)
 
 
 def cmd_live(a):
-    from .runtime.live import run_live
+    from .runtime.live import live
 
-    return run_live(a.source, model=a.model, save=a.save, display=not a.no_display, threads=a.threads, fmt=a.format)
+    return live(a.source, model=a.model, save=a.save, display=not a.no_display, threads=a.threads, fmt=a.format,
+                device=a.device, quiet=a.quiet)
 
 
 def cmd_bench(a):
     from .tools.bench import run_bench
 
     return run_bench(model=a.model, threads=a.threads, seconds=a.seconds, fmt=a.format, data_dir=a.data_dir,
-                     checkpoint=a.checkpoint)
+                     checkpoint=a.checkpoint, goals=a.goals)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written; every option's default shown: a flag is 'off', an option whose default is not a
+    plain value says it in its own help text (a test checks that every option does one or the other)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if not action.option_strings or "default" in text or action.default is argparse.SUPPRESS:
+            return text
+        if action.nargs == 0:
+            return f"{text} (default: off)"
+        return text if action.default is None else f"{text} (default: %(default)s)"
 
 
 def cmd_serve(a):
@@ -109,77 +134,140 @@ class Parser(argparse.ArgumentParser):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {shown(message)} (see {self.prog} --help)\n")
 
 
+def examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+DATA_HELP = "MNIST folder (default: $DIGITEDGE_DATA, else ~/.cache/digitedge/mnist, downloaded there if missing)"
+MODEL_HELP = "an .onnx model (default: the shipped int8 model); a .pt checkpoint is refused: export it first"
+DEVICE_HELP = ("onnxruntime execution provider: cpu, cuda (onnxruntime-gpu), openvino (onnxruntime-openvino), or auto "
+               "(cuda when this onnxruntime has it, else cpu)")
+THREADS_HELP = "threads for onnxruntime and OpenCV (default: 1 for onnxruntime, all cores for OpenCV)"
+KEYS = "window keys: q or Esc quit, space pause/resume, s save a snapshot (live_snapshot.png, beside --save or here)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="digitedge", description="Handwritten digits from MNIST training to int8 ONNX at the edge.",
-                                allow_abbrev=False)
+               epilog=examples("digitedge classify --samples", "digitedge live --source 0",
+                               "digitedge <verb> --help      # each verb's options and examples"))
     p.add_argument("--version", action="version", version=f"digitedge {__version__}")
+    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    talk = common.add_mutually_exclusive_group()
+    talk.add_argument("-q", "--quiet", action="store_true", help="only results and errors: no progress or summary lines")
+    talk.add_argument("-v", "--verbose", action="store_true", help="also debug lines (model, provider, source) and the "
+                      "traceback of an internal error")
     sub = p.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)
 
-    t = sub.add_parser("train", help="train SimpleCNN on MNIST and write the report")
-    t.add_argument("--epochs", type=whole(1, 1000))
-    t.add_argument("--batch-size", type=whole(1, 8192))
-    t.add_argument("--lr", type=number(0, 1, lo_open=True), help="peak learning rate, in (0, 1]")
-    t.add_argument("--seed", type=whole(0, 2**32 - 1))
-    t.add_argument("--device", choices=["auto", "cpu", "cuda"])
-    t.add_argument("--data-dir", help="MNIST folder (default $DIGITEDGE_DATA, else the user cache; downloaded if missing)")
-    t.add_argument("--out", default="runs/train", help="parent of the run folders (default runs/train)")
-    t.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder (or its last.pt)")
-    t.add_argument("--subset", type=whole(1, MNIST_TRAIN - MNIST_VAL), metavar="N", help="train on only N images (smoke runs)")
+    def verb(name, help, *lines):
+        return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".", parents=[common],
+                              epilog=examples(*lines))
+
+    t = verb("train", "train SimpleCNN on MNIST and write the report",
+             "digitedge train                                   # 30 epochs, ~9 min on 2 cores, >= 99.6 %",
+             "digitedge train --epochs 5 --batch-size 256 --lr 3e-3 --seed 1",
+             "digitedge train --subset 3000 --epochs 2           # a smoke run",
+             "digitedge train --resume runs/train/exp3          # continue after Ctrl-C")
+    d = TrainConfig()  # stdlib only: the defaults shown are the ones training uses
+    t.add_argument("--epochs", type=whole(1, 1000), help=f"passes over the training split (default: {d.epochs})")
+    t.add_argument("--batch-size", type=whole(1, 8192), help=f"images per optimiser step (default: {d.batch_size})")
+    t.add_argument("--lr", type=number(0, 1, lo_open=True), help=f"peak learning rate, in (0, 1] (default: {d.lr:g})")
+    t.add_argument("--seed", type=whole(0, 2**32 - 1), help=f"random seed: the same seed repeats a run (default: {d.seed})")
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"], help=f"PyTorch device (default: {d.device}: CUDA when present)")
+    t.add_argument("--data-dir", help=DATA_HELP)
+    t.add_argument("--out", default="runs/train", help="parent of the run folders exp, exp2, ...")
+    t.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder (or its last.pt) (default: a new run)")
+    t.add_argument("--subset", type=whole(1, MNIST_TRAIN - MNIST_VAL), metavar="N",
+                   help=f"train on only N images, for smoke runs (default: all {MNIST_TRAIN - MNIST_VAL:,})")
     t.add_argument("--no-augment", action="store_true", help="train on clean images only")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("evaluate", help="MNIST test accuracy and report for a .pt or .onnx, or --real DIR")
-    e.add_argument("model", nargs="?", help="checkpoint (.pt) or model (.onnx)")
+    e = verb("evaluate", "MNIST test accuracy and report for a .pt or .onnx, or the runtime on --real / --synth data",
+             "digitedge evaluate                                 # the shipped int8 model",
+             "digitedge evaluate runs/train/exp/best.pt --out runs/evaluate/best",
+             "digitedge evaluate --real ../shared/realdigits      # photos, pages, USPS/Semeion/sklearn probes",
+             "digitedge evaluate --synth 200                     # camera-style frames from MNIST test")
+    e.add_argument("model", nargs="?", metavar="MODEL",
+                   help="a checkpoint (.pt, told by its content) or an .onnx model (default: the shipped int8 model)")
     e.add_argument("--out", help="report folder (default: a new runs/evaluate/expN)")
-    e.add_argument("--data-dir")
-    e.add_argument("--real", metavar="DIR", help="evaluate the runtime on a realdigits folder (labels.csv)")
-    e.add_argument("--synth", type=whole(1, 100_000), metavar="N", help="evaluate the runtime on N camera-style frames from MNIST test")
+    e.add_argument("--data-dir", help=DATA_HELP)
+    e.add_argument("--real", metavar="DIR", help="evaluate the runtime on a realdigits folder with labels.csv (default: off)")
+    e.add_argument("--synth", type=whole(1, 100_000), metavar="N",
+                   help="evaluate the runtime on N camera-style frames from MNIST test (default: off)")
     e.set_defaults(func=cmd_evaluate)
 
-    x = sub.add_parser("export", help="checkpoint -> ONNX (fp32, and int8 with --quantize), parity-checked")
-    x.add_argument("checkpoint", nargs="?", help="default: the newest run's best.pt")
+    x = verb("export", "checkpoint -> ONNX (fp32, and int8 with --quantize), parity-checked",
+             "digitedge export --quantize                        # newest runs/train/*/best.pt",
+             "digitedge export runs/train/exp/best.pt --quantize --out models --name digits")
+    x.add_argument("checkpoint", nargs="?", metavar="CHECKPOINT", help="a .pt checkpoint (default: the newest "
+                   "runs/train/*/best.pt)")
     x.add_argument("--quantize", action="store_true", help="also write a static int8 (QDQ) model")
     x.add_argument("--out", help="output folder (default: the checkpoint's folder)")
     x.add_argument("--name", type=file_stem, help="file stem (default: the checkpoint's, e.g. best -> best.onnx)")
     x.add_argument("--opset", type=whole(*OPSETS), default=18, help="ONNX opset, 18 (the dynamo exporter's lowest) to 25")
     x.add_argument("--calib", type=whole(CALIB_MIN, MNIST_TRAIN), default=2000,
                    help=f"training images used for int8 calibration ({CALIB_MIN} to {MNIST_TRAIN})")
-    x.add_argument("--calib-method", default="minmax", choices=["minmax", "entropy", "percentile"])
+    x.add_argument("--calib-method", default="minmax", choices=["minmax", "entropy", "percentile"],
+                   help="int8 calibration method")
     x.add_argument("--no-check", action="store_true", help="skip the parity checks")
-    x.add_argument("--data-dir")
+    x.add_argument("--data-dir", help=DATA_HELP)
     x.set_defaults(func=cmd_export)
 
-    c = sub.add_parser("classify", help="read the digits in images, folders or globs")
-    c.add_argument("paths", nargs="+", metavar="PATH")
-    c.add_argument("--model", help="an .onnx model (default: the shipped int8 model)")
-    c.add_argument("--format", choices=["table", "json"], default="table")
-    c.add_argument("--save", metavar="DIR", help="write annotated copies here")
-    c.add_argument("--conf", type=number(0, 1), help="reject digits below this confidence, in [0, 1] (default 0.5)")
-    c.add_argument("--threads", type=whole(1, MAX_THREADS))
+    c = verb("classify", "read the digits in images, folders, globs, videos, cameras or streams",
+             "digitedge classify --samples                       # the sample photos that ship with digitedge",
+             "digitedge classify photo.jpg scans/ 'pages/**/*.png' --save runs/annotated",
+             "digitedge classify clip.mp4 --vid-stride 5 --format json   # every 5th frame, JSON Lines",
+             "digitedge classify --samples --format json | jq .text")
+    c.add_argument("sources", nargs="*", metavar="SOURCE", help="image, folder (recursive), glob, video file, camera "
+                   "index or stream URL; digits are a camera index (write ./2024 for a folder named 2024)")
+    c.add_argument("--samples", action="store_true", help="also read the sample images that ship with digitedge")
+    c.add_argument("--model", help=MODEL_HELP)
+    c.add_argument("--format", choices=["table", "json"], default="table",
+                   help="table: a line per image (a video: per change of text); json: JSON Lines, one per frame")
+    c.add_argument("--save", metavar="DIR", help="write annotated copies (.jpg) and videos (.mp4) here (default: off)")
+    c.add_argument("--conf", type=number(0, 1), help="reject digits below this confidence, in [0, 1] (default: 0.5)")
+    c.add_argument("--vid-stride", type=whole(1, 10_000), default=1, metavar="N", help="read every Nth frame of a video")
+    c.add_argument("--device", choices=DEVICES, default="cpu", help=DEVICE_HELP)
+    c.add_argument("--threads", type=whole(1, MAX_THREADS), help=THREADS_HELP)
     c.set_defaults(func=cmd_classify)
 
-    lv = sub.add_parser("live", help="read digits live from a camera, video file or stream")
-    lv.add_argument("--source", default="0", help="camera index, video file or stream URL (default 0)")
-    lv.add_argument("--model")
-    lv.add_argument("--save", metavar="OUT.mp4")
+    lv = verb("live", "read digits live from a camera, video file, stream or folder of images, steadily",
+              "digitedge live --source 0                          # first camera, in a window",
+              "digitedge live --source clip.mp4                   # plays in real time, readings steadied",
+              "digitedge live --source clip.mp4 --no-display --save out.mp4 > frames.jsonl",
+              "digitedge live --source http://192.168.1.20:8080/video.mjpg --format json",
+              "digitedge live --source photos/                    # a slideshow, 1 s per image",
+              "", KEYS)
+    lv.add_argument("--source", default="0", help="camera index, video file, stream URL, image, folder or glob")
+    lv.add_argument("--model", help=MODEL_HELP)
+    lv.add_argument("--save", metavar="OUT.mp4", help="write the annotated video here, at the source's measured rate "
+                    "(default: off)")
     lv.add_argument("--no-display", action="store_true", help="no window; JSON Lines on stdout")
-    lv.add_argument("--format", choices=["table", "json"], default=None, help="json: JSON Lines also with a window")
-    lv.add_argument("--threads", type=whole(1, MAX_THREADS))
+    lv.add_argument("--format", choices=["table", "json"], default=None,
+                    help="records on stdout: json (JSON Lines) or table (a line per change of text) (default: json "
+                    "without a window, none with one)")
+    lv.add_argument("--device", choices=DEVICES, default="cpu", help=DEVICE_HELP)
+    lv.add_argument("--threads", type=whole(1, MAX_THREADS), help=THREADS_HELP)
     lv.set_defaults(func=cmd_live)
 
-    b = sub.add_parser("bench", help="CPU latency and throughput of every installed backend, side by side")
-    b.add_argument("--model", help="fp32 .onnx (its .int8.onnx twin is benchmarked too); default: shipped")
-    b.add_argument("--checkpoint", help="the .pt the model came from, for the PyTorch row (default: found by sha256)")
+    b = verb("bench", "CPU latency and throughput of every installed backend, side by side",
+             "digitedge bench --seconds 2                        # one table, measured interleaved",
+             "digitedge bench --format json > bench.json",
+             "digitedge bench --goals                            # also the project's own targets, met or not")
+    b.add_argument("--model", help="fp32 .onnx; its .int8.onnx twin is benchmarked too (default: the shipped pair)")
+    b.add_argument("--checkpoint", help="the .pt the model came from, for the PyTorch row (default: found in "
+                   "runs/train by the model's checkpoint_sha256)")
     b.add_argument("--threads", type=whole(1, MAX_THREADS), help="'all cores' thread count (default: os.cpu_count())")
     b.add_argument("--seconds", type=number(0, 600, lo_open=True), default=2.0, help="time budget per measurement, in (0, 600]")
-    b.add_argument("--format", choices=["table", "json"], default="table")
-    b.add_argument("--data-dir")
+    b.add_argument("--format", choices=["table", "json"], default="table", help="output format")
+    b.add_argument("--goals", action="store_true", help="also report the project's performance goals (docs/benchmarks.md)")
+    b.add_argument("--data-dir", help=DATA_HELP.replace(", downloaded there if missing", "; never downloaded"))
     b.set_defaults(func=cmd_bench)
 
     v = sub.add_parser("serve", help="HTTP API and camera web page (pip install 'digitedge[serve]')")
@@ -226,6 +314,7 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    setup_logging(args)
     previous = signal.signal(signal.SIGTERM, interrupt) if argv is None else None  # finally blocks clean up
     try:
         return finish(args.func(args))
@@ -243,14 +332,24 @@ def main(argv=None) -> int:
         quiet_stdout()
         return EXIT_FAILED
     except Exception as e:  # a bug: one line, and the traceback when asked for
-        if os.environ.get("DIGITEDGE_DEBUG"):
+        if os.environ.get("DIGITEDGE_DEBUG") or args.verbose:
             traceback.print_exc()
         print(f"digitedge {args.verb}: internal error: {e.__class__.__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''} "
-              "(a bug: please report it; DIGITEDGE_DEBUG=1 shows the traceback)", file=sys.stderr)
+              "(a bug: please report it; -v or DIGITEDGE_DEBUG=1 shows the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def setup_logging(args) -> None:
+    """The library's warnings (a stream reopened) and, with -v, its debug lines, as plain lines on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"digitedge {args.verb}: %(message)s"))
+    root = logging.getLogger("digitedge")
+    root.handlers[:] = [handler]
+    root.propagate = False
+    root.setLevel(logging.DEBUG if args.verbose else logging.ERROR if args.quiet else logging.WARNING)
 
 
 def interrupt(signum, frame):

@@ -32,6 +32,14 @@ def shown(path: str | os.PathLike) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
+TORCH_MAGIC = (b"PK\x03\x04", b"\x80")  # torch.save writes a zip (versions before 1.6: a pickle); ONNX never starts so
+
+
+def looks_like_checkpoint(data: bytes) -> bool:
+    """True for the first bytes of a PyTorch checkpoint: how every verb tells a .pt from an .onnx, whatever the name."""
+    return data.startswith(TORCH_MAGIC)
+
+
 def digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
     """Hex digest of a file, read in blocks."""
     with open(path, "rb") as f:
@@ -47,8 +55,9 @@ def file_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_bytes(path: str | os.PathLike, limit: int) -> bytes:
-    """The whole of a regular file, at most `limit` bytes; raises InputError with a one-line reason.
+def read_bytes(path: str | os.PathLike, limit: int, head: bool = False) -> bytes:
+    """The whole of a regular file, at most `limit` bytes (with `head`, its first `limit` bytes, however large it
+    is); raises InputError with a one-line reason.
 
     O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it. The size is checked again
     while reading, as a file may grow (or lie about its size, like /proc files)."""
@@ -64,6 +73,8 @@ def read_bytes(path: str | os.PathLike, limit: int) -> bytes:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise InputError("is a folder" if stat.S_ISDIR(st.st_mode) else f"not a regular file ({file_kind(st.st_mode)})")
+        if head:
+            return os.read(fd, limit)
         if st.st_size > limit:
             raise InputError(f"file too large ({st.st_size / MIB:.0f} MiB, limit {limit / MIB:.0f} MiB)")
         chunks, total = [], 0
@@ -133,11 +144,17 @@ def temp_file(folder: str | os.PathLike, suffix: str = ""):
         tmp.unlink(missing_ok=True)
 
 
+def free_stems(stem: str):
+    """The one never-overwrite naming rule: stem, then stem_1, stem_2, ... (run folders are exp, exp2, ...)."""
+    yield stem
+    for n in range(1, MAX_FREE_NAMES):
+        yield f"{stem}_{n}"
+
+
 def free_names(wanted: Path):
     """wanted, then stem_1.ext, stem_2.ext, ..."""
-    yield wanted
-    for n in range(1, MAX_FREE_NAMES):
-        yield wanted.with_name(f"{wanted.stem}_{n}{wanted.suffix}")
+    for stem in free_stems(wanted.stem):
+        yield wanted.with_name(f"{stem}{wanted.suffix}")
 
 
 def claim(path: Path) -> bool:

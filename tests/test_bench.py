@@ -30,8 +30,9 @@ FRAME_ROWS = 2
 
 @pytest.fixture(scope="module")
 def report():
-    """One `digitedge bench --seconds 0.05 --format json` from the repository root (where runs/ lives)."""
-    done = subprocess.run([sys.executable, "-m", "digitedge.cli", "bench", "--seconds", SMOKE_SECONDS, "--format", "json"],
+    """One `digitedge bench --seconds 0.05 --format json --goals` from the repository root (where runs/ lives)."""
+    done = subprocess.run([sys.executable, "-m", "digitedge.cli", "bench", "--seconds", SMOKE_SECONDS, "--format", "json",
+                           "--goals"],
                           cwd=ROOT, capture_output=True, text=True, timeout=SMOKE_TIMEOUT_S)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
@@ -93,12 +94,20 @@ def test_frame_and_cold_start_rows(report):
     assert len(frames) == FRAME_ROWS
     for r in frames:
         assert r["threads"] == 1 and 0 < r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"] and r["expected"]
+        assert r["via"] == "digitedge.runtime.pipeline.loop", "frames go through the loop classify and live run"
     cold = [r for r in report["rows"] if r["kind"] == "cold_start"]
     assert len(cold) == 1
     if cold[0]["skipped"]:
         assert isinstance(cold[0]["skipped"], str)
     else:
         assert 0 < cold[0]["wall_min_s"] <= cold[0]["wall_s"] <= cold[0]["wall_max_s"] and cold[0]["peak_rss_mb"] > 0
+
+
+def test_goals_only_when_asked(report):
+    """The project's internal targets are shown with --goals only: the plain table ends with the cold start."""
+    plain = {k: v for k, v in report.items() if k != "goals"}
+    assert "Goals" in bench.format_report(report) and "Goals" not in bench.format_report(plain)
+    assert bench.format_report(plain).splitlines()[-1].startswith("Cold start:")
 
 
 def test_goals_are_reported(report):

@@ -113,3 +113,48 @@ def test_export_cli_bad_checkpoint_is_one_line_exit_2(tmp_path):
         assert r.returncode == 2, r.stderr
         assert "Traceback" not in r.stderr and "pwned" not in r.stdout
         assert r.stderr.count("\n") == 1 and name in r.stderr
+
+
+def test_int8_model_declares_only_the_opsets_it_uses_and_every_runtime_loads_it(exported):
+    """quant_pre_process leaves nine opset imports (ai.onnx.ml, com.microsoft.nchwc, ...); the exporter keeps the
+    ones a node uses. The checker, onnxruntime and OpenVINO still load it; the parity gates ran on it (the fixture's
+    export passed them)."""
+    import onnxruntime as ort
+
+    path = exported / "best.int8.onnx"
+    model = onnx.load(str(path))
+    assert [(o.domain, o.version) for o in model.opset_import] == [("", 18)]
+    assert {n.domain for n in model.graph.node} == {""}
+    onnx.checker.check_model(model, full_check=True)
+    ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    try:
+        import openvino as ov
+    except ImportError:
+        pytest.skip("openvino not installed (pip install 'digitedge[bench]')")
+    compiled = ov.Core().compile_model(str(path), "CPU")
+    x = np.zeros((1, 1, 28, 28), np.float32)
+    assert compiled(x)[0].shape == (1, 10)
+
+
+def test_export_writes_the_input_contract_the_runtime_reads(exported):
+    from digitedge.contract import DEFAULT_INPUT, InputContract
+
+    for name in ("best.onnx", "best.int8.onnx"):
+        meta = read_metadata(exported / name)
+        assert InputContract.from_metadata(meta["input"]) == DEFAULT_INPUT
+        assert OnnxModel(exported / name).contract == DEFAULT_INPUT
+
+
+def test_strip_unused_opsets_keeps_a_domain_a_node_uses(tmp_path):
+    from onnx import TensorProto, helper
+
+    from digitedge.export.quantize import strip_unused_opsets
+
+    node = helper.make_node("Gelu", ["x"], ["y"], domain="com.microsoft")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("com.microsoft", 1),
+                                                     helper.make_opsetid("ai.onnx.ml", 5)])
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    assert strip_unused_opsets(tmp_path / "m.onnx") == ["ai.onnx.ml"]
+    assert [o.domain for o in onnx.load(str(tmp_path / "m.onnx")).opset_import] == ["", "com.microsoft"]

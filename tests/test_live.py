@@ -22,13 +22,14 @@ import numpy as np
 import pytest
 
 from digitedge.runtime.classifier import Digit, text_of
-from digitedge.runtime.live import Stabilizer, frame_record, iou, match
-from digitedge.runtime.sources import Frame, SourceError, open_source, parse_source
+from digitedge.runtime.pipeline import Result
+from digitedge.runtime.sources import LIVE, Frame, SourceError, open_source, parse_source
+from digitedge.runtime.tracking import Stabilizer, iou, match
 
 SIZE = (320, 240)  # (w, h): small frames keep the CLI runs fast
 FPS = 15
 CLI_TIMEOUT = 60
-SUMMARY = re.compile(r"(\d+) frames read, (\d+) processed, (\d+) dropped, ([\d.]+) FPS processed")
+SUMMARY = re.compile(r"(\d+) frames read, (\d+) processed, (\d+) dropped, \d+ failed, \d+ digit\(s\); ([\d.]+) FPS processed")
 
 
 # ---------------------------------------------------------------- helpers
@@ -182,9 +183,10 @@ def test_a_speck_never_shows_and_a_dropout_is_bridged():
 
 
 def test_record_schema():
-    rec = frame_record(Frame(4, 0.2667, paper("")), [digit(3, 10)], [digit(3, 10), digit(8, 90)])
-    assert rec == {"frame": 4, "time": 0.267, "text": "3", "raw": "38",
-                   "digits": [{"label": 3, "confidence": 0.9, "box": [10, 50, 30, 50], "line": 0}]}
+    """One schema for every verb and source: the steady digits as Digit.to_dict gives them, the raw text beside."""
+    rec = Result(Frame("camera 0", 4, 0.2667, paper(""), kind=LIVE), [digit(3, 10)], [digit(3, 10), digit(8, 90)], 1.0).record()
+    assert rec == {"path": "camera 0", "frame": 4, "time": 0.267, "text": "3", "raw": "38",
+                   "digits": [{"label": 3, "confidence": 0.9, "box": [10, 50, 30, 50], "line": 0, "top_k": []}]}
     json.dumps(rec)
 
 
@@ -197,7 +199,7 @@ def test_parse_source_forms(tmp_path):
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"x")
     f = parse_source(str(clip))
-    assert f.kind == "file" and not f.is_live
+    assert f.kind == "video" and not f.is_live
 
 
 @pytest.mark.parametrize("bad, says", [("nonsense", "camera index"), ("missing.mp4", "no such file"),
@@ -208,9 +210,10 @@ def test_bad_sources_say_what_is_accepted(bad, says):
     assert "\n" not in str(e.value)
 
 
-def test_folder_is_not_a_source(tmp_path):
-    with pytest.raises(SourceError, match="folder"):
-        parse_source(str(tmp_path))
+def test_a_folder_of_images_is_a_source_and_an_empty_one_is_not(tmp_path):
+    assert parse_source(str(tmp_path)).kind == "images"
+    with pytest.raises(SourceError, match="is a folder with no images in it"):
+        open_source(str(tmp_path))
 
 
 def test_file_source_yields_every_frame_in_order(tmp_path):
@@ -268,7 +271,7 @@ def test_cli_table_format_prints_changes_only(tmp_path):
     done = run_live("--source", clip, "--no-display", "--format", "table")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].split() == ["frame", "time", "text"] and len(lines) == 2  # header, then "-" once
+    assert len(lines) == 1 and lines[0].startswith(f"{clip} #0 0.000s  320x240  (no digits)")  # blank once, no repeats
 
 
 def test_cli_reads_an_mjpeg_stream_and_stops_cleanly_when_it_dies(tmp_path):

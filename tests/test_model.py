@@ -2,7 +2,7 @@
 
 import torch
 
-from digitedge.training.model import SimpleCNN
+from digitedge.training.model import MNIST_MEAN, MNIST_STD, SimpleCNN
 
 # Table 1: (layer, output shape, parameters)
 TABLE_1 = [
@@ -37,11 +37,21 @@ def test_every_layer_output_shape_and_parameters_match_table_1():
         assert sum(p.numel() for p in getattr(model, name).parameters()) == params
 
 
+def layers(model, x):
+    """SimpleCNN's layers without its first line (the normalisation)."""
+    x = model.pool(model.relu(model.conv1(x)))
+    x = model.pool(model.relu(model.conv2(x)))
+    x = model.relu(model.conv3(x))
+    return model.fc2(model.relu(model.fc1(torch.flatten(x, 1))))
+
+
 def test_normalisation_is_inside_the_model():
-    """A blank [0, 1] image and its normalised twin must not give the same logits: the model normalises."""
+    """forward(x) on [0, 1] pixels is the layers applied to (x - mean) / std, and not the layers applied to x: a model
+    that dropped (or doubled) its normalisation fails here, so no consumer has to normalise."""
+    torch.manual_seed(0)
     model = SimpleCNN().eval()
-    x = torch.zeros(1, 1, 28, 28)
+    x = torch.rand(8, 1, 28, 28)
     with torch.no_grad():
-        a = model(x)
-        b = model((x - 0.1307) / 0.3081)
-    assert not torch.allclose(a, b)
+        out, normalised, raw = model(x), layers(model, (x - MNIST_MEAN) / MNIST_STD), layers(model, x)
+    torch.testing.assert_close(out, normalised, rtol=0, atol=1e-5)
+    assert (out - raw).abs().max() > 1e-2, "forward must normalise its input"

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import REPO, paper_with_text
+from conftest import paper_with_text
 from digitedge.runtime import DigitClassifier, ImageError, read_image, text_of
 from digitedge.runtime import preprocess as P
 from digitedge.runtime.imageio import decode
@@ -180,7 +180,8 @@ def test_classify_folder_json_schema_errors_and_exit_code(mixed_folder, tmp_path
     assert set(by_name) == {"a_one.png", "b_two.jpg", "c_blank.png", "d_empty.png", "e_text.jpg", "f_truncated.jpg",
                             "g_bomb.png"}, "recursive, images only, sorted, nothing skipped silently"
     assert by_name["a_one.png"]["text"] == "7" and by_name["b_two.jpg"]["text"] == "4"
-    assert by_name["c_blank.png"] == {"path": by_name["c_blank.png"]["path"], "text": "", "digits": []}
+    assert by_name["c_blank.png"] == {"path": by_name["c_blank.png"]["path"], "frame": 0, "time": 0.0, "text": "",
+                                      "raw": "", "digits": []}
     digit = by_name["a_one.png"]["digits"][0]
     assert digit["label"] == 7 and 0.5 <= digit["confidence"] <= 1 and len(digit["box"]) == 4
     for name, why in (("d_empty.png", "empty"), ("e_text.jpg", "not an image"), ("f_truncated.jpg", "truncated"),
@@ -218,10 +219,13 @@ def test_shipped_samples_are_read(clf):
     """The README's quick start: every shipped single-digit, row and blank sample reads exactly."""
     import csv
 
-    rows = list(csv.DictReader(open(REPO / "samples" / "labels.csv", newline="")))
+    from digitedge.runtime.model import shipped_samples
+
+    samples = shipped_samples()
+    rows = list(csv.DictReader(open(samples / "labels.csv", newline="")))
     for row in rows:
         if row["file"].startswith(("digit_", "number_row", "blank")):
-            assert text_of(clf.classify(read_image(REPO / "samples" / row["file"]))) == row["text"], row["file"]
+            assert text_of(clf.classify(read_image(samples / row["file"]))) == row["text"], row["file"]
 
 
 def test_synthetic_camera_frames(clf, mnist_dir):

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-from argparse import ArgumentTypeError
 import json
 import logging
 import os
-import warnings
 import time
+import warnings
+from argparse import ArgumentTypeError
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +22,11 @@ import onnxruntime as ort
 import torch
 
 from .. import __version__
+from ..contract import DEFAULT_INPUT, PREPROCESS_RECIPE, batched, to_input
 from ..errors import CheckpointError, DigitedgeError, OutputError
+from ..files import claim, digest, free_stems, output_dir, shown, temp_file
 from ..options import file_stem
-from ..files import MAX_FREE_NAMES, claim, digest, output_dir, shown, temp_file
-from ..runtime.model import INPUT_SHAPE, META_PREFIX, PREPROCESS_RECIPE, first_line, to_input
+from ..runtime.model import META_PREFIX, first_line
 from ..training.checkpoint import load_model
 from ..training.data import load_mnist
 from . import parity
@@ -43,13 +44,13 @@ def newest_checkpoint(runs: Path = Path("runs/train")) -> Path:
 
 def export_fp32(model: torch.nn.Module, path: Path, opset: int) -> None:
     """torch.onnx.export with the dynamo exporter (PyTorch's recommended one), dynamic batch."""
-    dummy = torch.rand(2, *INPUT_SHAPE)
+    dummy = torch.rand(2, *DEFAULT_INPUT.shape)
     batch = torch.export.Dim("batch")
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     # The exporter narrates each step and warns about optional torchvision ops; keep the CLI quiet.
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (dummy,), str(path), dynamo=True, opset_version=opset, input_names=["input"],
+        torch.onnx.export(model, (dummy,), str(path), dynamo=True, opset_version=opset, input_names=[DEFAULT_INPUT.name],
                           output_names=["logits"], dynamic_shapes=({0: batch},), external_data=False)
 
 
@@ -68,20 +69,18 @@ def set_metadata(path: Path, meta: dict[str, str], doc: str) -> None:
 def onnx_logits(path: Path, images: np.ndarray) -> np.ndarray:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    return np.concatenate([session.run(None, {name: to_input(images[i:i + 1000])})[0] for i in range(0, len(images), 1000)])
+    return batched(lambda x: session.run(None, {name: to_input(x)})[0], images)
 
 
 def torch_logits(model: torch.nn.Module, images: np.ndarray) -> np.ndarray:
     with torch.inference_mode():
-        return np.concatenate([model(torch.from_numpy(to_input(images[i:i + 1000]))).numpy()
-                               for i in range(0, len(images), 1000)])
+        return batched(lambda x: model(torch.from_numpy(to_input(x))).numpy(), images)
 
 
 def base_metadata(ckpt_path: Path, ckpt: dict) -> dict[str, str]:
     return {
         "labels": json.dumps([str(i) for i in range(10)]),
-        "input": json.dumps({"name": "input", "dtype": "float32", "shape": ["N", *INPUT_SHAPE], "layout": "NCHW",
-                             "scale": "pixel / 255, range [0, 1]", "polarity": "white digit on black (MNIST)"}),
+        "input": DEFAULT_INPUT.to_metadata(),  # what the runtime reads back to feed the model
         "output": json.dumps({"name": "logits", "dtype": "float32", "shape": ["N", 10]}),
         "preprocess": PREPROCESS_RECIPE,
         "checkpoint_sha256": digest(ckpt_path),
@@ -156,7 +155,7 @@ def check_opset(path: Path, opset: int) -> None:
 
 def publish_together(out: Path, stem: str, files: list[tuple[Path, str]]) -> list[Path]:
     """Move temp files to out/STEM<suffix> under one free stem (STEM, STEM_1, ...): all of them or none."""
-    for candidate in [stem] + [f"{stem}_{n}" for n in range(1, MAX_FREE_NAMES)]:
+    for candidate in free_stems(stem):
         targets = [out / f"{candidate}{suffix}" for _, suffix in files]
         claimed = []
         try:

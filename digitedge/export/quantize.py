@@ -10,11 +10,11 @@ import onnx
 from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                       quant_pre_process, quantize_static)
 
-from ..runtime.model import to_input
+from ..contract import DEFAULT_INPUT, to_input
 
 CALIB_BATCH = 50  # equal batches: ORT's histogram calibrators (entropy, percentile) reject a short last one
 STEM_FOLLOWERS = {"Relu", "MaxPool"}
-STEM_FOLLOWERS = {"Relu", "MaxPool"}
+DEFAULT_DOMAINS = {"", "ai.onnx"}
 METHODS = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
            "percentile": CalibrationMethod.Percentile}
 
@@ -22,7 +22,7 @@ METHODS = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entr
 class MnistCalibrationReader(CalibrationDataReader):
     """Feeds training-split crops through the runtime's own input conversion, a batch at a time."""
 
-    def __init__(self, crops: np.ndarray, input_name: str = "input"):
+    def __init__(self, crops: np.ndarray, input_name: str = DEFAULT_INPUT.name):
         usable = max(CALIB_BATCH, len(crops) // CALIB_BATCH * CALIB_BATCH)
         self.batches = iter([crops[i:i + CALIB_BATCH] for i in range(0, min(usable, len(crops)), CALIB_BATCH)])
         self.input_name = input_name
@@ -55,7 +55,7 @@ def stem_nodes(model_path: Path) -> list[str]:
 
 
 def quantize(fp32_path: Path, int8_path: Path, calib_crops: np.ndarray, method: str = "minmax",
-             input_name: str = "input") -> dict:
+             input_name: str = DEFAULT_INPUT.name) -> dict:
     """Write an int8 model from an fp32 one; return the settings (they go into the model's metadata)."""
     with tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "pre.onnx"
@@ -66,7 +66,34 @@ def quantize(fp32_path: Path, int8_path: Path, calib_crops: np.ndarray, method: 
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=METHODS[method], nodes_to_exclude=fp32_stem,
                         extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
+    strip_unused_opsets(int8_path)
     used = max(CALIB_BATCH, len(calib_crops) // CALIB_BATCH * CALIB_BATCH)
     return dict(format="QDQ", weights="int8 symmetric per-channel", activations="uint8 asymmetric per-tensor",
                 calibration=method, calibration_images=int(used), preprocessed="quant_pre_process",
                 fp32_nodes=fp32_stem)
+
+
+def used_domains(graph) -> set[str]:
+    """Operator domains of every node in a graph and in the graphs held by its nodes' attributes (If, Loop...)."""
+    found = set()
+    for node in graph.node:
+        found.add(node.domain)
+        for attr in node.attribute:
+            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                found |= used_domains(sub)
+    return found
+
+
+def strip_unused_opsets(path: Path) -> list[str]:
+    """Drop the opset imports no node uses. quant_pre_process declares nine (ai.onnx.ml, com.microsoft.nchwc,
+    org.pytorch.aten...) for a graph made of default-domain operators only: noise to every tool that reads the file.
+    Returns the domains dropped."""
+    model = onnx.load(str(path))
+    used = used_domains(model.graph) | {n.domain for f in model.functions for n in f.node} | {f.domain for f in model.functions}
+    keep = [o for o in model.opset_import if o.domain in DEFAULT_DOMAINS or o.domain in used]
+    dropped = [o.domain for o in model.opset_import if o not in keep]
+    if dropped:
+        del model.opset_import[:]
+        model.opset_import.extend(keep)
+        onnx.save(model, str(path))
+    return dropped

@@ -52,9 +52,9 @@ class DigitClassifier:
     """
 
     def __init__(self, model: str | os.PathLike | None = None, threads: int | None = None,
-                 threshold: float = DEFAULT_THRESHOLD):
+                 threshold: float = DEFAULT_THRESHOLD, device: str | None = None):
         check_threshold(threshold)
-        self.model = OnnxModel(model, threads)
+        self.model = OnnxModel(model, threads, device)  # device: cpu (default), cuda, openvino or auto
         self.threshold = float(threshold)
         self.labels = self.model.labels
 

@@ -16,6 +16,9 @@ from ..files import shown
 
 GLOB_CHARS = set("*?[")
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".gif"}
+VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".mjpeg",
+              ".mjpg", ".3gp"}  # a .gif is read as an image (its first frame)
+WALKED_EXTS = IMAGE_EXTS | VIDEO_EXTS
 
 
 def file_id(path: str) -> tuple[int, int] | None:
@@ -27,7 +30,7 @@ def file_id(path: str) -> tuple[int, int] | None:
 
 
 def walk(top: str, skip: set) -> tuple[list[str], list[tuple[str, str]]]:
-    """(every entry below `top` with an image extension, (folder, error) for folders that could not be listed).
+    """(every entry below `top` with an image or video extension, (folder, error) for folders that could not be listed).
     Links to folders are not followed; links to files are. Folders in `skip` (device, inode) are not entered."""
     found, unreadable, stack = [], [], [top]
     while stack:
@@ -41,7 +44,7 @@ def walk(top: str, skip: set) -> tuple[list[str], list[tuple[str, str]]]:
             if entry.is_dir(follow_symlinks=False):
                 if file_id(entry.path) not in skip:
                     stack.append(entry.path)
-            elif Path(entry.name).suffix.lower() in IMAGE_EXTS and not entry.is_dir():
+            elif Path(entry.name).suffix.lower() in WALKED_EXTS and not entry.is_dir():
                 found.append(entry.path)
     return found, unreadable
 
@@ -91,11 +94,12 @@ def with_entries(folder: str, fn) -> None:
         fn(e)
 
 
-def expand(paths: list[str], skip: list[str] = ()) -> list[tuple[str, str | None]]:
-    """Each input as (path, error or None): files as given, folders recursively (image extensions only), globs;
-    sorted within each argument, each file once. `skip`: folders not to walk into (the --save folder)."""
+def expand(paths: list[str], skip: list[str] = (), seen: set | None = None) -> list[tuple[str, str | None]]:
+    """Each input as (path, error or None): files as given, folders recursively (image and video extensions only),
+    globs; sorted within each argument, each file once. `skip`: folders not to walk into (the --save folder);
+    `seen`: files already read by earlier calls (it is updated)."""
     out: list[tuple[str, str | None]] = []
-    seen: set = set()
+    seen = set() if seen is None else seen
     skip_ids = {i for i in map(file_id, skip) if i}
 
     def fresh(found: list[str]) -> list[tuple[str, None]]:
@@ -110,7 +114,7 @@ def expand(paths: list[str], skip: list[str] = ()) -> list[tuple[str, str | None
     for p in paths:
         if os.path.isdir(p):
             found, unreadable = walk(p, skip_ids)
-            out += fresh(found) or ([] if found else [(p, "folder holds no images")])
+            out += fresh(found) or ([] if found else [(p, "folder holds no images or videos")])
             out += unreadable
         elif os.path.lexists(p):
             out += fresh([p])

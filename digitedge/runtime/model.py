@@ -6,6 +6,7 @@ Imports only onnxruntime and numpy: this is what runs on the edge device.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from importlib import resources
@@ -14,17 +15,16 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from ..errors import InputError, ModelError
-from ..files import read_bytes, shown
+from ..contract import DEFAULT_INPUT, PREPROCESS_RECIPE, InputContract, to_input  # noqa: F401 (to_input: API)
+from ..errors import DigitedgeError, InputError, ModelError
+from ..files import looks_like_checkpoint, read_bytes, shown
 
-# The input contract every digitedge model is exported with (also written into its metadata).
-INPUT_SHAPE = (1, 28, 28)
-PREPROCESS_RECIPE = "mnist-20box-com/1"  # fit into 20x20 keeping aspect, centre of mass at 14,14 in 28x28
 SUPPORTED_RECIPES = {PREPROCESS_RECIPE}
 META_PREFIX = "digitedge."
 DEFAULT_MODEL = "digitedge.int8.onnx"
 MAX_MODEL_BYTES = 256 << 20  # the shipped fp32 model is 3.6 MB; a file this large is not one of ours
 MAX_THREADS = 256
+log = logging.getLogger(__name__)
 INTEGER = re.compile(r"^-?\d{1,9}$")
 
 
@@ -32,38 +32,17 @@ def shipped_model_path(name: str = DEFAULT_MODEL) -> Path:
     return Path(str(resources.files("digitedge.models").joinpath(name)))
 
 
-def to_input(crops: np.ndarray) -> np.ndarray:
-    """MNIST-style crops (white digit on black) -> float32 [N, 1, 28, 28] in [0, 1].
-
-    Accepts [N, 28, 28], [28, 28] or [N, 1, 28, 28]: uint8 (or other integers) in 0..255, bool, or floats
-    already in [0, 1], which are used as they are. Anything else is a ValueError, never a silent rescale."""
-    crops = np.asarray(crops)
-    if crops.ndim == 4 and crops.shape[1] == 1:
-        crops = crops[:, 0]
-    if crops.ndim == 2:
-        crops = crops[None]
-    if crops.ndim != 3 or crops.shape[1:] != INPUT_SHAPE[1:]:
-        raise ValueError(f"expected crops of shape [N, 28, 28], got {crops.shape}")
-    if crops.dtype.kind not in "biuf":
-        raise ValueError(f"crops of dtype {crops.dtype}: expected uint8 in 0..255 or floats in [0, 1]")
-    if crops.dtype.kind == "f":
-        if crops.size and not (np.isfinite(crops).all() and crops.min() >= 0 and crops.max() <= 1):
-            raise ValueError(f"float crops must be finite and in [0, 1] (got [{crops.min():g}, {crops.max():g}]); "
-                             "pass uint8 for 0..255 pixels")
-        return crops.astype(np.float32)[:, None]
-    if crops.dtype.kind == "b":
-        return crops.astype(np.float32)[:, None]
-    if crops.size and (crops.min() < 0 or crops.max() > 255):
-        raise ValueError(f"integer crops must lie in 0..255 (got [{crops.min()}, {crops.max()}])")
-    return (crops.astype(np.float32) * np.float32(1 / 255))[:, None]
+def shipped_samples() -> Path:
+    """The sample photos that ship inside the package (`digitedge classify --samples`)."""
+    return Path(str(resources.files("digitedge").joinpath("samples")))
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     """The digitedge.* metadata_props of a model file, prefix stripped, without building a session."""
-    return _metadata(_session(Path(path), ort.SessionOptions()))
+    return _metadata(_session(Path(path), ort.SessionOptions(), ["CPUExecutionProvider"]))
 
 
-def _session(path: Path, options: ort.SessionOptions) -> ort.InferenceSession:
+def _session(path: Path, options: ort.SessionOptions, providers: list[str]) -> ort.InferenceSession:
     try:
         data = read_bytes(path, MAX_MODEL_BYTES)  # a FIFO or /dev/zero as a model: refused, not read forever
     except InputError as e:
@@ -71,8 +50,11 @@ def _session(path: Path, options: ort.SessionOptions) -> ort.InferenceSession:
             raise ModelError(f"{shown(path)}: no such model; train and export one (`digitedge export --quantize`) "
                              "or pass --model") from None
         raise ModelError(f"{shown(path)}: {e}") from None
+    if looks_like_checkpoint(data):  # the same answer from every verb that runs a model, whatever the file is named
+        raise ModelError(f"{shown(path)}: a PyTorch checkpoint, not an .onnx model; export it first: "
+                         f"digitedge export {shown(path)} --quantize")
     try:
-        return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(data, options, providers=providers)
     except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph/... types
         raise ModelError(f"{shown(path)}: not a loadable ONNX model ({first_line(e)})") from None
 
@@ -97,21 +79,26 @@ def parse_labels(path: Path, text: str) -> list[int]:
     return labels
 
 
-def check_contract(session: ort.InferenceSession, path: Path, n_labels: int) -> None:
-    """One float32 input [N, 1, 28, 28], a float32 output [N, n_labels], finite on a test batch; else ModelError
-    naming what is off (a model from elsewhere must not give a traceback or a silently wrong answer)."""
-    want = f"a digitedge model takes one float32 input [N, {', '.join(map(str, INPUT_SHAPE))}]"
+def check_contract(session: ort.InferenceSession, path: Path, n_labels: int, contract: InputContract) -> None:
+    """One float32 input as the metadata's contract says (and the digit finder's crops fit), a float32 output
+    [N, n_labels], finite on a test batch; else ModelError naming what is off (a model from elsewhere must not
+    give a traceback or a silently wrong answer)."""
+    want = f"a digitedge model takes one float32 input [N, {', '.join(map(str, DEFAULT_INPUT.shape))}]"
+    if contract.shape != DEFAULT_INPUT.shape:  # the finder cuts MNIST-size crops: another size cannot be fed
+        raise ModelError(f"{shown(path)}: metadata 'input' says [N, {', '.join(map(str, contract.shape))}]; {want}")
     inputs, out = session.get_inputs(), session.get_outputs()[0]
     if len(inputs) != 1:
         raise ModelError(f"{shown(path)}: has {len(inputs)} inputs; {want}")
     inp = inputs[0]
-    fixed = [d for d, w in zip(inp.shape[1:], INPUT_SHAPE) if isinstance(d, int) and d != w]
+    fixed = [d for d, w in zip(inp.shape[1:], contract.shape) if isinstance(d, int) and d != w]
     if inp.type != "tensor(float)" or len(inp.shape) != 4 or fixed:
         raise ModelError(f"{shown(path)}: input {inp.name!r} is {inp.type} {inp.shape}; {want} (batch N dynamic)")
+    if inp.name != contract.name:
+        raise ModelError(f"{shown(path)}: input is named {inp.name!r}, its metadata 'input' says {contract.name!r}")
     if out.type != "tensor(float)" or len(out.shape) != 2 or (isinstance(out.shape[1], int) and out.shape[1] != n_labels):
         raise ModelError(f"{shown(path)}: output {out.name!r} is {out.type} {out.shape}; expected float32 [N, {n_labels}], "
                          f"a score for each of its {n_labels} labels")
-    probe = np.zeros((2, *INPUT_SHAPE), np.float32)
+    probe = np.zeros((2, *contract.shape), np.float32)
     probe[1, 0, 6:22, 12:16] = 1.0  # a '1'
     try:
         y = session.run([out.name], {inp.name: probe})[0]
@@ -129,11 +116,14 @@ def _metadata(session: ort.InferenceSession) -> dict[str, str]:
 
 
 class OnnxModel:
-    """One onnxruntime session over a digitedge model, tuned for small-batch latency on a CPU."""
+    """One onnxruntime session over a digitedge model, tuned for small-batch latency on a CPU (or on the execution
+    provider `device` names: see providers_for)."""
 
-    def __init__(self, path: str | os.PathLike | None = None, threads: int | None = None):
+    def __init__(self, path: str | os.PathLike | None = None, threads: int | None = None, device: str | None = None):
         self.path = Path(path) if path else shipped_model_path()
-        self.session = _session(self.path, session_options(threads))
+        providers = providers_for(device)
+        self.session = _session(self.path, session_options(threads), providers)
+        check_provider(self.session, device, providers)
         self.meta = _metadata(self.session)
         if "labels" not in self.meta:
             raise ModelError(f"{shown(self.path)}: no digitedge metadata (labels); export it with `digitedge export`")
@@ -142,13 +132,19 @@ class OnnxModel:
             raise ModelError(f"{shown(self.path)}: trained for preprocessing {recipe[:60]!r}, this runtime knows "
                              f"{sorted(SUPPORTED_RECIPES)}")
         self.labels = parse_labels(self.path, self.meta["labels"])
-        check_contract(self.session, self.path, len(self.labels))
-        self.input_name = self.session.get_inputs()[0].name
+        try:  # the runtime feeds the model as its own metadata says (older models without it: the default contract)
+            self.contract = InputContract.from_metadata(self.meta.get("input"))
+        except ValueError as e:
+            raise ModelError(f"{shown(self.path)}: {e}") from None
+        check_contract(self.session, self.path, len(self.labels), self.contract)
+        self.input_name = self.contract.name
         self.output_name = self.session.get_outputs()[0].name
+        self.provider = self.session.get_providers()[0]
+        log.debug("%s: %s, labels %s, input %s", shown(self.path), self.provider, self.labels, self.contract)
 
     def logits(self, crops: np.ndarray) -> np.ndarray:
-        """MNIST-style crops (see to_input) -> float32 logits [N, len(labels)]."""
-        x = to_input(crops)
+        """MNIST-style crops (see InputContract.to_input) -> float32 logits [N, len(labels)]."""
+        x = self.contract.to_input(crops)
         if not len(x):
             return np.zeros((0, len(self.labels)), np.float32)
         return self.run(x)
@@ -202,6 +198,42 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     so.add_session_config_entry("optimization.disable_specified_optimizers", DISABLED_OPTIMIZERS)
     so.log_severity_level = 4  # fatal only: an error reaches the user as our one line, not as ORT's log line too
     return so
+
+
+# --device: onnxruntime execution providers. "auto" takes CUDA when this onnxruntime has it, else the CPU: the
+# OpenVINO provider is used only when asked for (on this project's CPUs the CPU provider measured faster at batch 1).
+DEVICES = ("auto", "cpu", "cuda", "openvino")
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "openvino": "OpenVINOExecutionProvider"}
+PROVIDER_PACKAGES = {"cuda": "onnxruntime-gpu", "openvino": "onnxruntime-openvino"}
+
+
+class DeviceError(DigitedgeError):
+    """A --device this onnxruntime cannot run on; str() is one line saying what to install."""
+
+
+def providers_for(device: str | None) -> list[str]:
+    """onnxruntime providers for a device name (None = cpu), best first; DeviceError when the one asked for is not
+    in this onnxruntime build, ValueError for a name that is not a device."""
+    device = device or "cpu"
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    available = ort.get_available_providers()
+    if device == "auto":
+        return [p for p in (PROVIDERS["cuda"], PROVIDERS["cpu"]) if p in available]
+    want = PROVIDERS[device]
+    if want not in available:
+        raise DeviceError(f"--device {device}: this onnxruntime has no {want} (it has {', '.join(available)}); "
+                          f"install {PROVIDER_PACKAGES.get(device, 'onnxruntime')} in place of onnxruntime, "
+                          "or use --device cpu")
+    return [want] + ([PROVIDERS["cpu"]] if want != PROVIDERS["cpu"] else [])
+
+
+def check_provider(session: ort.InferenceSession, device: str | None, providers: list[str]) -> None:
+    """onnxruntime falls back to the CPU when a provider it has cannot start (no GPU, missing CUDA libraries):
+    an explicit --device must not be ignored silently."""
+    if device in ("cuda", "openvino") and session.get_providers()[0] != providers[0]:
+        raise DeviceError(f"--device {device}: onnxruntime could not start {providers[0]} here (no such device, or its "
+                          "libraries are missing); use --device cpu or auto")
 
 
 def check_threads(threads) -> None:

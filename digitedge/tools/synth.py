@@ -5,7 +5,7 @@ Each ``render_*`` composes digit masks onto a paper (or board) albedo, lights it
 through the same warp, so ``Scene.boxes`` are the tight boxes of the visible ink in the final image.
 Everything is drawn from the given ``np.random.Generator``; ``scenes(kind, n, seed)`` is deterministic.
 
-    python -m digitedge.tools.synth samples --data-dir ../shared/mnist --out samples --seed 0
+    python -m digitedge.tools.synth samples --data-dir ../shared/mnist --out digitedge/samples --seed 0
     python -m digitedge.tools.synth clip --data-dir ../shared/mnist --out clip.mp4 --seed 0
 """
 
@@ -94,7 +94,7 @@ SAMPLES = (  # file, kind, label (single) or digit count
     ("long_number.jpg", "row", 8), ("notebook_page.jpg", "page", 0), ("form_boxes.jpg", "form", 6),
     ("chalkboard.jpg", "chalk", 3), ("blank_paper.jpg", "blank", 0),
 )
-SAMPLES_COMMAND = "python -m digitedge.tools.synth samples --data-dir ../shared/mnist --out samples --seed 0"
+SAMPLES_COMMAND = "python -m digitedge.tools.synth samples --data-dir ../shared/mnist --out digitedge/samples --seed 0"
 CLIP_KINDS, CLIP_STRENGTH = ("single", "row", "blank"), 0.6
 SHAKE_STEP, SHAKE_DECAY = np.array([1.2, 1.2, 0.15]), 0.85  # dx, dy px, angle deg per frame; mean-reverting walk
 
@@ -545,7 +545,7 @@ def write_clip(path, data_dir=None, seed: int = 0, fps: int = 15, size=(640, 480
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m digitedge.tools.synth", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
-    for name, default in (("samples", "samples"), ("clip", "clip.mp4")):
+    for name, default in (("samples", "digitedge/samples"), ("clip", "clip.mp4")):
         s = sub.add_parser(name, help=f"write {'sample photos + labels.csv' if name == 'samples' else 'an MP4 clip'}")
         s.add_argument("--data-dir", help="folder with the four MNIST files (default: $DIGITEDGE_DATA or the cache)")
         s.add_argument("--out", default=default, help=f"output {'folder' if name == 'samples' else 'file'} (default {default})")

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError, InputError
-from ..files import read_bytes, replace_own, shown
+from ..files import looks_like_checkpoint, read_bytes, replace_own, shown
 from .model import SimpleCNN
 
 FORMAT = "digitedge-checkpoint/1"
@@ -39,7 +39,7 @@ def load_checkpoint(path: str | os.PathLike, resume: bool = False) -> dict:
             ckpt = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a bad file: pickle, zip, unsafe globals
         text = str(e).strip()
-        if not data.startswith((b"PK\x03\x04", b"\x80")):  # torch.save writes a zip (old versions: a pickle)
+        if not looks_like_checkpoint(data):
             reason = "not a PyTorch file"
         elif "Weights only load failed" in text:
             reason = "it holds Python objects, not just weights; refused, as digitedge loads with weights_only=True"

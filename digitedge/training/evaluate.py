@@ -1,4 +1,7 @@
-"""`digitedge evaluate`: accuracy and the report for a checkpoint (.pt) or an exported model (.onnx)."""
+"""`digitedge evaluate`: accuracy and the report for a checkpoint (.pt) or an exported model (.onnx).
+
+Both are fed through the one input contract (digitedge.contract), so a checkpoint and its export are scored alike.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import next_run_dir, shown
+from ..contract import batched, to_input
+from ..errors import InputError
+from ..files import looks_like_checkpoint, next_run_dir, read_bytes, shown
 from .data import load_mnist
 from .report import report_folder, write_report
 
@@ -15,30 +20,43 @@ def checkpoint_predictor(path: Path):
     import torch
 
     from .checkpoint import load_model
-    from .train import to_tensor
 
     model, _ = load_model(path)
 
     def predict(images: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return np.concatenate([model(to_tensor(images[i:i + 1000])).argmax(1).numpy() for i in range(0, len(images), 1000)])
-    return predict
+            return model(torch.from_numpy(to_input(images))).argmax(1).numpy()
+    return lambda images: batched(predict, images)
 
 
 def onnx_predictor(path: Path):
     from ..runtime.model import OnnxModel
 
     model = OnnxModel(path)
-    return lambda images: np.concatenate([model.logits(images[i:i + 1000]).argmax(1) for i in range(0, len(images), 1000)])
+    return lambda images: batched(lambda x: model.logits(x).argmax(1), images)
 
 
-def evaluate(model_path, out=None, data_dir=None, history=None, log=print) -> float:
-    """Predict the 10,000 MNIST test images, write the report files into `out` (default: a new
-    runs/evaluate/expN, made only once the predictions are done), return accuracy."""
+def is_checkpoint(path: Path) -> bool:
+    """A PyTorch checkpoint by its first bytes, whatever its name (an unreadable file goes to the ONNX loader, which
+    says why in its own words)."""
+    try:
+        return looks_like_checkpoint(read_bytes(path, 4, head=True))
+    except InputError:
+        return path.suffix in (".pt", ".pth")  # a missing .pt is "no such checkpoint", not "no such model"
+
+
+def evaluate(model_path=None, out=None, data_dir=None, history=None, log=print) -> float:
+    """Predict the 10,000 MNIST test images with a checkpoint or .onnx model (default: the shipped int8 model), write
+    the report files into `out` (default: a new runs/evaluate/expN, made only once the predictions are done), return
+    accuracy."""
+    if model_path is None:
+        from ..runtime.model import shipped_model_path
+
+        model_path = shipped_model_path()
     model_path = Path(model_path)
     if out:
         report_folder(Path(out))  # before the work: a folder that holds a report is refused now, not after it
-    predict = (onnx_predictor if model_path.suffix == ".onnx" else checkpoint_predictor)(model_path)  # fails fast
+    predict = (checkpoint_predictor if is_checkpoint(model_path) else onnx_predictor)(model_path)  # fails fast
     test = load_mnist("test", data_dir)
     y_pred = predict(test.images)
     acc = float((y_pred == test.labels).mean())

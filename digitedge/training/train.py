@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .. import __version__
+from ..contract import EVAL_BATCH, to_input
 from ..errors import DigitedgeError
 from ..files import next_run_dir, replace_own
 from .checkpoint import FORMAT, atomic_save, load_checkpoint
@@ -52,7 +53,7 @@ def use_bf16(cfg: TrainConfig, device: torch.device) -> bool:
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 [N, 28, 28] -> float [N, 1, 28, 28] in [0, 1], the model's input contract."""
-    return torch.from_numpy(np.array(images, dtype=np.uint8)).float().div_(255).unsqueeze(1)
+    return torch.from_numpy(to_input(images))
 
 
 def load_splits(cfg: TrainConfig, log=print):
@@ -112,7 +113,7 @@ def run_epoch(model, x, y, cfg, device, bf16, optimizer=None, scheduler=None, ge
     model.train(training)
     n = len(y)
     order = torch.randperm(n, generator=gen) if training else torch.arange(n)
-    bs = cfg.batch_size if training else 1000
+    bs = cfg.batch_size if training else EVAL_BATCH
     loss_sum, correct, digits, preds = 0.0, 0, 0, []
     bar = tqdm(range(0, n, bs), desc=desc, leave=False, dynamic_ncols=True, disable=True if not desc else None)  # None: off when not a terminal
     for i in bar:
