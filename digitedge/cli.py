@@ -25,7 +25,7 @@ DEVICES = ("cpu", "cuda", "openvino", "auto")  # = runtime.model.DEVICES, likewi
 MNIST_TRAIN, MNIST_VAL = 60_000, 5_000
 OPSETS = (18, 25)  # the dynamo exporter's lowest; the highest this onnxruntime loads (checked in the tests)
 CALIB_MIN = 50  # one calibration batch
-TRAIN_FLAGS = ("epochs", "batch_size", "lr", "seed", "data_dir", "device")  # flags that map onto TrainConfig
+TRAIN_FLAGS = ("epochs", "batch_size", "lr", "seed", "data_dir", "device", "scenes", "glyphs", "junk")  # onto TrainConfig
 
 
 class UserError(DigitedgeError):
@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = verb("train", "train SimpleCNN on MNIST and write the report",
              "digitedge train                                   # 30 epochs, ~9 min on 2 cores, >= 99.6 %",
              "digitedge train --epochs 5 --batch-size 256 --lr 3e-3 --seed 1",
-             "digitedge train --subset 3000 --epochs 2           # a smoke run",
+             "digitedge train --subset 3000 --epochs 2 --scenes 0 # a smoke run on MNIST alone",
              "digitedge train --resume runs/train/exp3          # continue after Ctrl-C")
     d = TrainConfig()  # stdlib only: the defaults shown are the ones training uses
     t.add_argument("--epochs", type=whole(1, 1000), help=f"passes over the training split (default: {d.epochs})")
@@ -186,6 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--subset", type=whole(1, MNIST_TRAIN - MNIST_VAL), metavar="N",
                    help=f"train on only N images, for smoke runs (default: all {MNIST_TRAIN - MNIST_VAL:,})")
     t.add_argument("--no-augment", action="store_true", help="train on clean images only")
+    t.add_argument("--scenes", type=whole(0, 1_000_000), metavar="N",
+                   help=f"generated scenes whose digit-finder crops join training, 0 = MNIST only (default: {d.scenes}; "
+                        "the first run with a new finder spends minutes on them, then they are cached)")
+    t.add_argument("--glyphs", type=whole(0, 1_000_000), metavar="N",
+                   help=f"stroke-drawn digits in styles MNIST lacks: flagged 1, crossed 7, ... (default: {d.glyphs})")
+    t.add_argument("--junk", type=whole(0, 1_000_000), metavar="N",
+                   help=f"letters and touching pairs the model learns to reject (default: {d.junk})")
     t.set_defaults(func=cmd_train)
 
     e = verb("evaluate", "MNIST test accuracy and report for a .pt or .onnx, or the runtime on --real / --synth data",

@@ -27,7 +27,8 @@ def trained_run(mnist_dir, tmp_path_factory) -> Path:
     from digitedge.training.train import train
 
     out = tmp_path_factory.mktemp("runs")
-    cfg = TrainConfig(epochs=2, limit=3000, val_size=500, data_dir=str(mnist_dir), batch_size=64, lr=3e-3)
+    cfg = TrainConfig(epochs=2, limit=3000, val_size=500, data_dir=str(mnist_dir), batch_size=64, lr=3e-3,
+                      scenes=0, glyphs=200, junk=200)
     return train(cfg, out=out, report=True, log=lambda *a, **k: None)
 
 

@@ -21,7 +21,8 @@ quiet = lambda *a, **k: None  # noqa: E731
 def small(mnist_dir, **kw):
     from digitedge.training.config import TrainConfig
 
-    return TrainConfig(**{**dict(epochs=2, limit=400, val_size=200, batch_size=64, data_dir=str(mnist_dir), augment=False), **kw})
+    return TrainConfig(**{**dict(epochs=2, limit=400, val_size=200, batch_size=64, data_dir=str(mnist_dir), augment=False,
+                                 scenes=0, glyphs=0, junk=0), **kw})
 
 
 @pytest.mark.parametrize("labels", [

@@ -15,7 +15,8 @@ REPORT_FILES = ["confusion_matrix.png", "curves.png", "classification_report.txt
 
 
 def small(mnist_dir, **kw):
-    return TrainConfig(**{**dict(epochs=2, limit=1500, val_size=300, batch_size=64, lr=3e-3, data_dir=str(mnist_dir)), **kw})
+    return TrainConfig(**{**dict(epochs=2, limit=1500, val_size=300, batch_size=64, lr=3e-3, data_dir=str(mnist_dir),
+                                 scenes=0, glyphs=0, junk=0), **kw})
 
 
 def quiet(*args, **kwargs):

@@ -21,8 +21,8 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..contract import EVAL_BATCH, to_input
-from ..errors import DigitedgeError
-from ..files import next_run_dir, replace_own
+from ..errors import DigitedgeError, OutputError
+from ..files import next_run_dir, replace_own, shown
 from .checkpoint import FORMAT, atomic_save, load_checkpoint
 from .config import TrainConfig
 from .data import load_mnist
@@ -182,6 +182,8 @@ def train(cfg: TrainConfig | None = None, out: str | os.PathLike = "runs/train",
         cfg = cfg or TrainConfig()
         check_config(cfg)
         run_dir = None  # made once the device and the data are known to work: a failed start leaves no folder
+        if os.path.lexists(out) and not os.path.isdir(out):  # said now, not after minutes of data preparation
+            raise OutputError(f"--out {shown(out)}: exists and is not a folder")
 
     device = select_device(cfg.device)
     bf16 = use_bf16(cfg, device)
