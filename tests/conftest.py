@@ -54,3 +54,34 @@ def paper_with_text(lines: list[str], height: int = 120, size=(640, 480)) -> np.
                     cv2.LINE_AA)
         y += int(height * 1.6)
     return img
+
+
+def pytest_addoption(parser):
+    parser.addoption("--first-release", metavar="DIR", default=None,
+                     help="read the stress scenes with the digit finder and model of a checkout of the first release "
+                          "(commit 62379a0) in DIR, to see them fail there")
+
+
+@pytest.fixture(scope="session")
+def reader(request):
+    """The reader under test: the current finder and shipped model, or (--first-release DIR) those of the first
+    release, loaded from their files into the current classifier."""
+    from digitedge.runtime import DigitClassifier
+
+    first = request.config.getoption("--first-release")
+    if not first:
+        return DigitClassifier()
+    import importlib.util
+    import sys
+
+    import digitedge.runtime.classifier as classifier
+
+    spec = importlib.util.spec_from_file_location("first_release_preprocess",
+                                                  Path(first) / "digitedge" / "runtime" / "preprocess.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    original = classifier.find_digits
+    request.addfinalizer(lambda: setattr(classifier, "find_digits", original))
+    classifier.find_digits = module.find_digits
+    return DigitClassifier(Path(first) / "digitedge" / "models" / "digitedge.int8.onnx")

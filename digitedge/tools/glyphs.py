@@ -21,6 +21,8 @@ _NINE_LOOP = [(0.85, 0.25), (0.55, 0.02), (0.15, 0.15), (0.15, 0.42), (0.5, 0.52
 STYLES: dict[int, dict[str, list[list[tuple[float, float]]]]] = {
     0: {"oval": [_OVAL], "slashed": [_OVAL, [(0.9, 0.05), (0.1, 0.95)]]},
     1: {"flag": [[(0.1, 0.4), (0.6, 0.0), (0.5, 1.0)]],
+        "long_flag": [[(0.0, 0.55), (0.6, 0.0), (0.55, 1.0)]],
+        "hooked": [[(0.05, 0.3), (0.3, 0.12), (0.6, 0.0), (0.55, 1.0)]],
         "flag_foot": [[(0.15, 0.35), (0.6, 0.0), (0.5, 1.0)], [(0.15, 1.0), (0.85, 1.0)]],
         "stick": [[(0.55, 0.0), (0.45, 1.0)]]},
     2: {"flat_base": [[(0.1, 0.25), (0.35, 0.02), (0.75, 0.05), (0.85, 0.3), (0.55, 0.62), (0.05, 1.0), (0.95, 0.98)]],
@@ -49,7 +51,7 @@ STYLES: dict[int, dict[str, list[list[tuple[float, float]]]]] = {
 JITTER = 0.035  # control point noise, x the glyph height
 SLANT = (-0.25, 0.35)  # shear x by y: most hands lean right
 ROTATION = 8.0  # degrees
-ASPECT = (0.5, 0.8)  # width / height of the unit box
+ASPECT = (0.5, 0.95)  # width / height of the unit box
 STROKE = (0.06, 0.16)  # pen width, x the glyph height
 SAMPLES_PER_SEGMENT = 12
 RENDER_HEIGHT = 64  # px: glyph_crop draws at this size, then normalises like a runtime crop

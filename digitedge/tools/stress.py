@@ -32,8 +32,11 @@ from .synth import (Scene, _boxes, _camera_params, _colour, _ink_mask, _lighting
 
 STRESS_KINDS = ("canvas", "grid", "border", "desk", "pencil", "separators", "slope", "cheque", "styles")
 GLYPH_SHARE = 0.25  # share of digits drawn from glyphs rather than MNIST (styles: all of them)
-RARE_STYLES = {0: ["slashed"], 1: ["flag", "flag_foot"], 2: ["looped", "flat_base"], 3: ["flat_top"],
-               4: ["closed", "open"], 7: ["crossed", "serif"]}
+RARE_STYLES = {0: ["slashed"], 1: ["flag", "long_flag", "hooked", "flag_foot"], 2: ["looped", "flat_base"],
+               3: ["flat_top"], 4: ["closed", "open"], 7: ["crossed", "serif"]}
+EUROPEAN_ONES = 0.4  # share of the styles scenes that are 1s with a flag: MNIST's model reads many as 7s
+STRAIGHT = (1, 2, 4, 7)  # digits with long straight strokes, which the first reader wiped as rules ...
+STRAIGHT_SHARE = 0.6  # ... are this share of the canvas digits
 # canvas
 CANVAS_STROKE = {"mouse": (0.008, 0.03), "pen": (0.04, 0.09), "brush": (0.10, 0.2)}  # x digit height
 CANVAS_FILL = (0.5, 0.92)  # digit height x canvas height
@@ -182,16 +185,13 @@ def render_canvas(src: DigitSource, rng) -> Scene:
     count = 1 if rng.random() < 0.75 else int(rng.integers(2, 6))
     big_canvas = rng.random() < 0.15  # a large canvas with a small drawing in the middle
     h = int(rng.integers(160, 600))
-    w = int(h * rng.uniform(0.6, 1.4) * (1 if count == 1 else count * 0.7))
     digit_h = h * (rng.uniform(0.15, 0.3) if big_canvas else rng.uniform(*CANVAS_FILL))
-    bg = np.full((h, w, 3), rng.uniform(0, 35) if dark else rng.uniform(225, 255), np.float32)
     ink = np.full(3, rng.uniform(215, 255) if dark else rng.uniform(0, 40), np.float32)
     if rng.random() < 0.2:
         ink = _colour(rng, ((200, 60, 30), (30, 30, 200), (40, 140, 40))) if not dark else ink
-    labels_map = np.zeros((h, w), np.uint16)
     masks, text = [], []
     for _ in range(count):
-        label = int(rng.integers(10))
+        label = int(rng.choice(STRAIGHT)) if rng.random() < STRAIGHT_SHARE else int(rng.integers(10))
         stroke = rng.uniform(*CANVAS_STROKE[pen])
         if pen == "mouse" or rng.random() < 0.5:  # uniform drawn lines: the glyph pen draws any width
             m = glyph_mask(label, rng, digit_h, stroke=max(stroke, 1.0 / digit_h))
@@ -204,6 +204,11 @@ def render_canvas(src: DigitSource, rng) -> Scene:
         text.append(label)
     gaps = rng.uniform(0.1, 0.4, count) * digit_h
     total = sum(m.shape[1] for m in masks) + gaps[:-1].sum()
+    # Drawings are often cut to the digit (a 2's base then spans most of the width), or sit on a wide canvas.
+    w = int(max(total * rng.uniform(1.05, 1.8), h * rng.uniform(0.6, 1.4)) if big_canvas or rng.random() < 0.4
+            else total * rng.uniform(1.05, 1.8)) + 2
+    bg = np.full((h, w, 3), rng.uniform(0, 35) if dark else rng.uniform(225, 255), np.float32)
+    labels_map = np.zeros((h, w), np.uint16)
     if total > w or max(m.shape[0] for m in masks) > h:
         f = min(w / total, h / max(m.shape[0] for m in masks)) * 0.98
         masks = [cv2.resize(m, (max(1, int(m.shape[1] * f)), max(1, int(m.shape[0] * f))), interpolation=cv2.INTER_AREA)
@@ -461,7 +466,7 @@ def render_cheque(src: DigitSource, rng) -> Scene:
 
 
 def render_styles(src: DigitSource, rng) -> Scene:
-    img, label = src.one(rare=True)
+    img, label = src.one(label=1 if rng.random() < EUROPEAN_ONES else None, rare=True)
     scene = synth.render_single(img, label, rng, size=(640, 480), camera_strength=rng.uniform(0.3, 1.0))
     scene.kind = "styles"
     return scene
