@@ -270,7 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--data-dir", help=DATA_HELP.replace(", downloaded there if missing", "; never downloaded"))
     b.set_defaults(func=cmd_bench)
 
-    v = sub.add_parser("serve", help="HTTP API and camera web page (pip install 'digitedge[serve]')")
+    v = verb("serve", "HTTP API and camera web page (pip install 'digitedge[serve]')",
+             "digitedge serve                                    # http://127.0.0.1:8000: the camera page and /docs",
+             "digitedge serve --workers 2 --host 0.0.0.0 --token \"$(openssl rand -hex 16)\"",
+             "curl -s --data-binary @photo.jpg -H 'Content-Type: image/jpeg' http://127.0.0.1:8000/v1/classify")
     v.add_argument("--model", help="an .onnx model (default: the shipped int8 model)")
     v.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     v.add_argument("--port", type=int, default=8000, help="default 8000; 0 picks a free one")
