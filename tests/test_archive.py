@@ -74,6 +74,19 @@ def test_two_workers_and_single_image_classify_give_the_same_records(archive, re
     assert stripped == one_at_a_time
 
 
+def test_ray_engine_gives_the_same_records(archive, reference, tmp_path):
+    pytest.importorskip("ray.data", reason="the ray extra is not installed: pip install '.[ray]'")
+    out = tmp_path / "ray"
+    r = cli("classify", archive, "--out", out, "--engine", "ray", "--workers", "2", timeout=600, address_space=None)
+    assert r.code == 1 and "Ray: 2 actors" in r.err_lines[-1], r.err
+    assert sorted(lines_of(out)) == sorted(reference)
+    assert sum(": error: " in line for line in r.err_lines) == len(CORRUPT)
+    assert not [p for p in out.iterdir() if p.suffix != ".jsonl"], "only whole files: no temp file left"
+    again = cli("classify", archive, "--out", out, "--engine", "ray", "--resume", timeout=120, address_space=None)
+    assert again.code == 0 and f"0 read now, {len(reference)} already in" in again.err_lines[-1], again.err
+    assert sorted(lines_of(out)) == sorted(reference)
+
+
 def children(pid: int) -> list[int]:
     found = []
     for entry in os.scandir("/proc"):
