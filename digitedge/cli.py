@@ -253,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     archive = c.add_argument_group("archives (--out)", "one JSON Lines record per input (errors too), written as "
                                    "read, resumable;\non every core, or on Ray")
     archive.add_argument("--out", metavar="FILE.jsonl", help="write the records to this new .jsonl file instead of "
-                         "stdout (with --engine ray: a folder of .jsonl files) (default: off)")
+                         "stdout (with --engine ray: a folder of .jsonl files; NAME.parquet: a folder of Parquet parts, "
+                         "with pyarrow) (default: off)")
     archive.add_argument("--resume", action="store_true", help="continue the --out a stopped or killed run left: inputs "
                          "already in it (same path, size and mtime) are skipped")
     archive.add_argument("--workers", type=whole(1, MAX_THREADS), metavar="N", help="worker processes, each with a "

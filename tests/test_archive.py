@@ -85,6 +85,33 @@ def test_ray_engine_gives_the_same_records(archive, reference, tmp_path):
     again = cli("classify", archive, "--out", out, "--engine", "ray", "--resume", timeout=120, address_space=None)
     assert again.code == 0 and f"0 read now, {len(reference)} already in" in again.err_lines[-1], again.err
     assert sorted(lines_of(out)) == sorted(reference)
+    table = tmp_path / "ray.parquet"
+    r = cli("classify", archive, "--out", table, "--engine", "ray", "--workers", "2", timeout=600, address_space=None)
+    assert r.code == 1 and parquet_records(table) == by_index(reference), r.err
+
+
+def parquet_records(folder: Path) -> list[dict]:
+    """The rows of a NAME.parquet folder as records: a field a record does not have is null there."""
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(folder).to_pylist()
+    return sorted(({k: v for k, v in row.items() if v is not None} for row in rows), key=lambda r: r["index"])
+
+
+def by_index(lines: list[str]) -> list[dict]:
+    return sorted(map(json.loads, lines), key=lambda r: r["index"])
+
+
+def test_parquet_output_holds_the_same_records_in_whole_parts(archive, reference, tmp_path):
+    pytest.importorskip("pyarrow", reason="--out NAME.parquet needs pyarrow (the ray extra has it)")
+    out = tmp_path / "r.parquet"
+    r = cli("classify", archive, "--out", out, "--workers", "2", timeout=300)
+    assert r.code == 1, r.err
+    assert parquet_records(out) == by_index(reference)
+    parts = sorted(out.iterdir())
+    assert parts and all(p.suffix == ".parquet" for p in parts)
+    again = cli("classify", archive, "--out", out, "--resume", timeout=120)
+    assert again.code == 0 and f"{len(reference)} already in" in again.err_lines[-1] and sorted(out.iterdir()) == parts
 
 
 def children(pid: int) -> list[int]:

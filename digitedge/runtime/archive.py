@@ -5,7 +5,8 @@ Ray cluster), into records that survive a kill and resume where they stopped.
 
 The parts both engines share live here: the listing (each input an `Item`: its index in input order, and its
 resume key: path, size, mtime_ns), the `Reader` one process runs (frames through the one loop into records), and
-the record as --out keeps it: `Result.record()` (or the error record) plus `index`, `size` and `mtime_ns`.
+the record as --out keeps it: `Result.record()` (or the error record) plus `index`, `size` and `mtime_ns`, in a
+.jsonl file, or as Parquet in NAME.parquet (a folder of parts: parquet.py).
 Records are written as they are done, in no set order: `index` says where each input stood.
 Every input gets a record: inputs = results + errors, always. The engines: workers.py (processes on this
 machine), rayengine.py (Ray Data); where records go: journal.py.
@@ -18,6 +19,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 
@@ -221,7 +223,8 @@ def all_cores() -> int:
 def read_archive(sources: list[str], out: str | os.PathLike, model=None, threshold=None, device=None, threads=None,
                  workers: int | None = None, resume: bool = False, engine: str = "local",
                  ray_address: str | None = None, quiet: bool = False, err=None, totals: Totals | None = None) -> int:
-    """Read every input into `out` (a .jsonl file; a folder with engine 'ray'); returns the exit code: 0, 1 when
+    """Read every input into `out` (a .jsonl file, a .parquet folder of parts; with engine 'ray' a folder of .jsonl
+    files, or a .parquet one); returns the exit code: 0, 1 when
     an input could not be read or the output not written (each said in one line), 130 when interrupted.
     `totals`: filled with the counts and times (the bench reads them)."""
     err = err or sys.stderr
@@ -230,18 +233,18 @@ def read_archive(sources: list[str], out: str | os.PathLike, model=None, thresho
                           device=device)  # a bad model or option is one line here, before any worker starts
     settings = Settings(os.path.abspath(clf.model.path), clf.threshold, device, threads or 1)
     del clf
+    from .journal import PARQUET_SUFFIX, Journal, Parts, RecordFolder, run_stem
+
+    parquet = Path(out).suffix.lower() == PARQUET_SUFFIX
     if engine == "ray":
-        from .journal import RecordFolder
         from .rayengine import run_ray as run_engine
 
-        output = RecordFolder(out, resume)
-        skip = [output.folder]
+        output = RecordFolder(out, resume, parquet)
     else:
-        from .journal import Journal
         from .workers import run_workers as run_engine
 
-        output = Journal(out, resume)
-        skip = []
+        output = Parts(RecordFolder(out, resume, True), run_stem()) if parquet else Journal(out, resume)
+    skip = [out]  # a folder of records is never read as inputs
     totals = totals or Totals()
     progress = Progress(0, err, quiet)
     reason, code = "end of input", EXIT_OK

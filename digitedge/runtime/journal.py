@@ -7,8 +7,9 @@
   back to its last whole record on the spot, and `--resume` cuts a killed run's tail the same way before
   appending. The file is never opened through a symlink (O_NOFOLLOW) and an existing one is never written
   without `--resume`.
-- `RecordFolder`: a folder of JSON Lines files (the Ray engine). Each file is written whole (a temp file in the
-  folder, then a free name: files.write_new), so a killed run leaves only whole files.
+- `RecordFolder`: a folder of JSON Lines files (the Ray engine) or Parquet parts (NAME.parquet, parquet.py). Each
+  file is written whole (a temp file in the folder, then a free name: files.write_new), so a killed run leaves
+  only whole files; the local engine gathers its records into parts first (`Parts`).
 
 Resume key: the record's path, size and mtime_ns (from stat, not the content: a million files are not read
 twice). An input whose key is in the output is skipped; a file changed since (size or mtime) is read again and
@@ -28,7 +29,8 @@ from ..errors import OutputError
 from ..files import TEMP_NAME, output_dir, shown, sweep_temps, write_new
 
 FSYNC_EVERY_S = 1.0
-RECORD_SUFFIX = ".jsonl"
+RECORD_SUFFIX, PARQUET_SUFFIX = ".jsonl", ".parquet"
+PART_ROWS, PART_SECONDS = 1000, 10.0  # a Parquet part: a thousand records, or what ten seconds brought
 READ_BLOCK = 1 << 20
 
 
@@ -62,8 +64,8 @@ class Journal:
     def __init__(self, path: str | os.PathLike, resume: bool = False):
         self.path = Path(path)
         if self.path.suffix.lower() != RECORD_SUFFIX:
-            raise OutputError(f"--out {shown(self.path)}: name a JSON Lines file ending in {RECORD_SUFFIX} "
-                              "(with --engine ray: a folder)")
+            raise OutputError(f"--out {shown(self.path)}: name a JSON Lines file ending in {RECORD_SUFFIX}, "
+                              f"a {PARQUET_SUFFIX} (a folder of Parquet parts) or, with --engine ray, a folder")
         output_dir(self.path.parent, "--out")
         self.done: set = set()
         self.fd = self._open(resume)
@@ -139,26 +141,78 @@ class Journal:
 
 
 class RecordFolder:
-    """--out DIR with --engine ray: JSON Lines files written whole. `done`: the keys already there (--resume)."""
+    """--out DIR: record files written whole (a temp file, then a free name): .jsonl files (--engine ray), or
+    Parquet parts (NAME.parquet, either engine). `done`: the keys already there (--resume)."""
 
-    def __init__(self, folder: str | os.PathLike, resume: bool = False):
-        self.folder = Path(folder)
+    def __init__(self, folder: str | os.PathLike, resume: bool = False, parquet: bool = False):
+        self.folder, self.parquet = Path(folder), parquet
+        self.suffix = PARQUET_SUFFIX if parquet else RECORD_SUFFIX
         if self.folder.suffix.lower() == RECORD_SUFFIX:
             raise OutputError(f"--out {shown(self.folder)}: --engine ray writes a folder of {RECORD_SUFFIX} files; "
                               "name a folder")
+        if parquet:
+            from .parquet import pyarrow
+
+            pyarrow()  # not installed: one line before anything is read
         output_dir(self.folder, "--out")
         sweep_temps(self.folder)  # a killed run's unfinished files
-        files = sorted(p for p in self.folder.iterdir() if p.suffix == RECORD_SUFFIX and not TEMP_NAME.match(p.name))
+        files = sorted(p for p in self.folder.iterdir() if p.suffix == self.suffix and not TEMP_NAME.match(p.name))
         if files and not resume:
             raise OutputError(f"--out {shown(self.folder)}: holds records already; add --resume to continue, or name "
                               "a new folder")
         self.done = set()
         for f in files:
-            with open(f, "rb") as fh:
-                self.done |= keys_in(fh)
+            self.done |= keys_in_file(f, parquet)
 
     def write(self, lines: list[str], stem: str) -> Path | None:
-        return write_new(self.folder / f"{stem}{RECORD_SUFFIX}", encode(lines)) if lines else None
+        return write_new(self.folder / f"{stem}{self.suffix}", file_bytes(lines, self.parquet)) if lines else None
 
     def close(self) -> None:
         pass  # every file is finished when written
+
+
+class Parts:
+    """The local engine's --out NAME.parquet: records gathered into parts of PART_ROWS (or what PART_SECONDS
+    brought), each written whole into the RecordFolder; a kill loses only the part being gathered, which
+    --resume reads again."""
+
+    def __init__(self, folder: RecordFolder, stem: str):
+        self.out, self.stem, self.done = folder, stem, folder.done
+        self.lines: list[str] = []
+        self.parts, self.since = 0, time.monotonic()
+
+    def write(self, lines: list[str]) -> None:
+        self.lines += lines
+        if len(self.lines) >= PART_ROWS or time.monotonic() - self.since > PART_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.lines:
+            self.out.write(self.lines, f"{self.stem}-{self.parts:05d}")
+            self.parts += 1
+        self.lines, self.since = [], time.monotonic()
+
+    def close(self) -> None:
+        self.flush()
+
+
+def run_stem() -> str:
+    """The name every file of one run starts with: when, and which process (never the name of an earlier run's)."""
+    return f"records-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+
+
+def file_bytes(lines: list[str], parquet: bool) -> bytes:
+    if parquet:
+        from .parquet import parquet_bytes
+
+        return parquet_bytes(lines)
+    return encode(lines)
+
+
+def keys_in_file(path: Path, parquet: bool) -> set:
+    if parquet:
+        from .parquet import keys_in_part
+
+        return keys_in_part(path)
+    with open(path, "rb") as f:
+        return keys_in(f)

@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import DigitedgeError
 from ..files import write_new
 from .archive import Batch, Item, Reader, Settings, Totals, all_cores, archived
-from .journal import RECORD_SUFFIX, encode
+from .journal import file_bytes, run_stem
 from .model import first_line
 from .pipeline import error_record
 from .sources import still
@@ -73,13 +73,14 @@ class DigitReader:
         return {"record": np.array(done.lines, dtype=object), "done_at": np.full(len(done.lines), time.time())}
 
 
-def record_files(folder: str, stem: str):
+def record_files(folder: str, stem: str, suffix: str, parquet: bool):
     """RecordFiles, a ray.data.Datasink subclass (defined on first use: Ray is an optional extra)."""
     from ray.data import Datasink
     from ray.data.block import BlockAccessor
 
     class RecordFiles(Datasink):
-        """Each write task's records as one new .jsonl file in `folder` (temp file, then a free name)."""
+        """Each write task's records as one new file in `folder` (temp file, then a free name): the lines the
+        local engine writes, or a Parquet part of them."""
 
         def __init__(self):
             self.result = None
@@ -94,7 +95,7 @@ def record_files(folder: str, stem: str):
                 table = BlockAccessor.for_block(block).to_arrow()
                 lines += table.column("record").to_pylist()
                 done_at += table.column("done_at").to_pylist()
-            write_new(os.path.join(folder, f"{stem}-{ctx.task_idx:05d}{RECORD_SUFFIX}"), encode(lines))
+            write_new(os.path.join(folder, f"{stem}-{ctx.task_idx:05d}{suffix}"), file_bytes(lines, parquet))
             records = [json.loads(line) for line in lines]
             return {"rows": len(lines), "digits": sum(len(r.get("digits", ())) for r in records),
                     "errors": [f"{r['path']}: error: {r['error']}" for r in records if "error" in r],
@@ -120,7 +121,7 @@ def run_ray(todo: list[Item], folder, settings: Settings, workers: int | None, r
             totals: Totals, progress, err) -> None:
     """Read `todo` on Ray into the RecordFolder `folder`, counting into `totals`."""
     ray = import_ray()
-    stem = f"records-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    stem = run_stem()
     bad = [it for it in todo if it.error is not None or not utf8(it.path)]
     if bad:
         frames = [still(it.path, it.error or NOT_UTF8) for it in bad]
@@ -153,7 +154,7 @@ def run_ray(todo: list[Item], folder, settings: Settings, workers: int | None, r
                             batch_size=BATCH_SIZE, batch_format="numpy", num_cpus=settings.threads,
                             # Ray >= 2.51 spells `concurrency=actors` so for a class-based UDF: a fixed actor pool
                             compute=ray.data.ActorPoolStrategy(size=actors))
-        sink = record_files(str(folder.folder.resolve()), stem)
+        sink = record_files(str(folder.folder.resolve()), stem, folder.suffix, folder.parquet)
         ds.write_datasink(sink, ray_remote_args={"num_cpus": 0})
     finally:
         if started_here:
