@@ -134,22 +134,26 @@ def alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 def test_stopped_at_a_random_point_then_resume_reads_every_input_exactly_once(archive, reference, tmp_path, sig):
+    """kill -9 of the parent; SIGTERM to it; Ctrl-C in a terminal (SIGINT to the whole process group, workers too)."""
     out = tmp_path / "r.jsonl"
     stop_at = random.Random().randint(1, len(reference) // 2)
     argv = [sys.executable, "-m", "digitedge.cli", "classify", str(archive), "--out", str(out), "--workers", "2"]
-    run = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    run = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 120
     while (not out.exists() or out.read_bytes().count(b"\n") < stop_at) and time.monotonic() < deadline:
         time.sleep(0.002)
     workers = children(run.pid)
     assert run.poll() is None and workers, "stopped while reading"
-    run.send_signal(sig)
+    if sig == signal.SIGINT:
+        os.killpg(run.pid, sig)
+    else:
+        run.send_signal(sig)
     err = run.communicate(timeout=60)[1].decode()
     kept = out.read_text().splitlines()
     assert 0 < len(kept) < len(reference) and set(kept) <= set(reference), "whole records, none twice"
-    if sig == signal.SIGTERM:  # a clean stop: the chunks being read are finished and kept, then exit 130
+    if sig != signal.SIGKILL:  # a clean stop: the chunks being read are finished and kept, then exit 130
         assert run.returncode == 130 and "interrupted" in err.splitlines()[-1] and "Traceback" not in err, err
     deadline = time.monotonic() + 10
     while any(map(alive, workers)) and time.monotonic() < deadline:
