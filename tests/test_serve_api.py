@@ -62,7 +62,7 @@ def assert_error(r: httpx.Response, status: int, words: str = "") -> dict:
 
 
 def dense_page(digits: int = 1000, size=(2000, 1500)) -> np.ndarray:
-    """Many small digits: the digit finder's time grows with their number (seconds for 1,000)."""
+    """Many small digits: the digit finder's time grows with their number."""
     rng = np.random.default_rng(0)
     img = np.full((size[1], size[0], 3), 230, np.uint8)
     for i in range(digits):
@@ -343,7 +343,8 @@ def test_stuck_image_times_out_and_worker_is_replaced(frame):
     """An image that keeps the digit finder busy past --timeout: its request and the one queued behind it get
     503s at their deadlines, the worker is recycled, and the server answers again."""
     with ServerProcess("--timeout", "1") as s:
-        heavy = RawRequest(s.url, png(dense_page()), send_now=0, expect=True)
+        # 3,000 digits on 9.7 MP: several seconds (1,000 on 3 MP now take about one, too close to --timeout 1)
+        heavy = RawRequest(s.url, png(dense_page(3000, (3600, 2700))), send_now=0, expect=True)
         heavy.wait_continue()
         heavy.finish()
         time.sleep(0.5)  # its body read and handed to the inference thread: the next request queues behind it
