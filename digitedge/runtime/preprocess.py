@@ -62,6 +62,8 @@ RULE_THINNESS = 8  # ... and it must be this many times longer than its ink is t
 GRID_MAX_TILT = 0.15  # rise over run: grid and ruling lines lie within ~8.5 degrees of the image axes
 RULE_GAP = 0.03  # x its length: a line broken for this long is still one line ...
 LINE_GAP_PX = 12  # ... or this many px (a pen stroke crossing it breaks it for its width)
+RULE_BREAK = 0.5  # x the writing height: a rule's ink is never broken for longer (pen strokes are thinner); a
+#                   longer break is a column of digits lined up, not a line
 HOUGH_ANGLE = np.pi / 180  # finer angles cost Hough many times the time (0.25 degree: 20x)
 LINE_COVER = 0.5  # a line found by Hough must lie on ink for this share of its length
 LINE_THICKNESS_PERCENTILE = 25  # a line's thickness where nothing is written on it
@@ -430,8 +432,26 @@ def rules(mask: np.ndarray, digit_h: float | None, ink: np.ndarray, sheet=None) 
         return []
     sheet = sheet or mask.shape
     h = digit_h or writing_height(mask, lines, ink, sheet)
-    long = [ln for ln in lines if h and ln.length >= RULE_DIGITS * h]
+    long = [ln for ln in lines if h and ln.length >= RULE_DIGITS * h and longest_break(mask, ln) <= RULE_BREAK * h]
     return long + [ln for ln in grid_family(lines, sheet) if ln not in long]
+
+
+def longest_break(mask: np.ndarray, line: Line) -> int:
+    """The longest stretch (px) along `line` with no ink within a pixel of it, in the full ink mask (where a pen
+    crossing a rule is ink, not a gap): Hough bridges gaps to follow faint or tilted lines, and it bridges the
+    gaps between the digits of a column as well."""
+    x1, y1, x2, y2 = line.ends
+    n = int(max(abs(x2 - x1), abs(y2 - y1), 1)) + 1
+    xs = np.linspace(x1, x2, n).round().astype(int)
+    ys = np.linspace(y1, y2, n).round().astype(int)
+    h, w = mask.shape
+    on = np.zeros(n, bool)
+    for d in (-1, 0, 1):  # across the line: a 1 px rule a camera tilted steps between neighbouring rows
+        px, py = (xs + d, ys) if line.vertical else (xs, ys + d)
+        inside = (px >= 0) & (px < w) & (py >= 0) & (py < h)
+        on[inside] |= mask[py[inside], px[inside]] > 0
+    gaps = np.diff(np.flatnonzero(np.concatenate(([True], on, [True])))) - 1
+    return int(gaps.max()) if len(gaps) else 0
 
 
 def sheet_extent(gray: np.ndarray, ink: np.ndarray) -> tuple[int, int]:
@@ -488,38 +508,41 @@ def join_broken(boxes: list[list]) -> list[list]:
     """Merge pieces stacked on each other (a 5's detached bar, a stroke cut by a ruled line): overlapping
     horizontally, close vertically, and not much taller together than either. Returns [[box, ids], ...].
     Pieces are swept left to right, so only neighbours in x are compared (a page of a thousand digits stays
-    fast); a merged box is compared again until nothing changes."""
-    groups = [[list(b[:4]), [b[4]]] for b in boxes]
+    fast); a merged box is compared again until nothing changes. Gaps and growth are measured against the
+    tallest piece of each group, not its merged box: a column of digits does not chain into one tower."""
+    groups = [[list(b[:4]), [b[4]], b[3]] for b in boxes]
     merged = True
     while merged:
         merged = False
         groups.sort(key=lambda g: g[0][0])
         out: list[list] = []
         active: list[list] = []  # groups whose right edge is still right of the sweep
-        for box, ids in groups:
+        for box, ids, tallest in groups:
             active = [g for g in active if g[0][0] + g[0][2] > box[0]]
             for other in active:
-                if stacked(other[0], box):
+                if stacked(other[0], box, max(other[2], tallest)):
                     ox, oy, ow, oh = other[0]
                     x0, y0 = min(ox, box[0]), min(oy, box[1])
                     x1, y1 = max(ox + ow, box[0] + box[2]), max(oy + oh, box[1] + box[3])
-                    other[0], other[1] = [x0, y0, x1 - x0, y1 - y0], other[1] + ids
+                    other[:] = [x0, y0, x1 - x0, y1 - y0], other[1] + ids, max(other[2], tallest)
                     merged = True
                     break
             else:
-                out.append([box, ids])
+                out.append([box, ids, tallest])
                 active.append(out[-1])
         groups = out
-    return groups
+    return [[box, ids] for box, ids, _ in groups]
 
 
-def stacked(a, b) -> bool:
-    """Two pieces of one digit, one above the other."""
+def stacked(a, b, tallest: float | None = None) -> bool:
+    """Two pieces of one digit, one above the other (`tallest`: the tallest single piece in either, when they
+    are groups of pieces already)."""
     (ax, ay, aw, ah), (bx, by, bw, bh) = a, b
+    tallest = tallest or max(ah, bh)
     overlap = min(ax + aw, bx + bw) - max(ax, bx)
     gap = max(ay, by) - min(ay + ah, by + bh)
-    return (overlap >= JOIN_OVERLAP * min(aw, bw) and gap <= JOIN_GAP * max(ah, bh)
-            and max(ay + ah, by + bh) - min(ay, by) <= JOIN_MAX_GROWTH * max(ah, bh))
+    return (overlap >= JOIN_OVERLAP * min(aw, bw) and gap <= JOIN_GAP * tallest
+            and max(ay + ah, by + bh) - min(ay, by) <= JOIN_MAX_GROWTH * tallest)
 
 
 def keep_region(box, mask_piece: np.ndarray, min_height: int = MIN_HEIGHT_PX) -> bool:
