@@ -33,6 +33,7 @@ from ..errors import DigitedgeError, InputError
 from ..files import output_dir, read_bytes, shown, write_new
 from ..runtime import DigitClassifier, ImageError, read_image, text_of
 from ..runtime.preprocess import mnist_crop
+from ..training.labelled import labelled_rows, read_digits
 
 PROBE_UPSCALE = 64  # px: small scans are enlarged before the MNIST normalisation
 RELIABILITY_BINS = 10
@@ -140,14 +141,14 @@ def short_source(source: str) -> str:
     return source.removeprefix("github:").split(" ")[0].split("@")[0]
 
 
-def score_set(clf: DigitClassifier, folder: Path, log=print) -> dict:
-    """Read every file of one labels.csv; per kind and per source tallies, and the failures."""
-    rows = read_labels(folder)
+def score_set(clf: DigitClassifier, folder: Path, log=print, rows=None) -> dict:
+    """Read every file of one labels.csv (or of `rows`); per kind and per source tallies, and the failures."""
+    rows = read_labels(folder) if rows is None else rows
     kinds, sources, whole = defaultdict(Tally), defaultdict(Tally), Tally()
     failures, t0 = [], time.perf_counter()
     for row in rows:
         try:
-            digits = clf.classify(read_image(folder / row["file"]))
+            digits = read_digits(clf, read_image(folder / row["file"]))  # a 28x28 crop: the model alone
         except ImageError as e:
             log(f"  {row['file']}: error: {e}")
             digits = []
@@ -229,17 +230,17 @@ def evaluate_real(root, model=None, out=None, log=print) -> dict:
     root = Path(root)
     folders = [root] if (root / "labels.csv").is_file() else []
     folders += sorted(p for p in root.iterdir() if (p / "labels.csv").is_file()) if root.is_dir() else []
-    if not folders:
-        raise DigitedgeError(f"{root}: no labels.csv here or in a sub-folder; --real wants file,label[,source,kind]")
+    rows = None if folders else labelled_rows(root, log)  # DIR/<label>/*.png (issue 11): one set
+    folders = folders or [root]
     clf = DigitClassifier(model)
     results = {"model": str(clf.model.path), "threshold": clf.threshold, "sets": {}}
     log(f"{clf.model.path.name} at --conf {clf.threshold}; digits = 1 - edits/length; precision = right/reported; "
         "kept = right/true digits")
     for folder in folders:
         name = "." if folder == root else folder.name
-        results["sets"][name] = score_set(clf, folder, log)
+        results["sets"][name] = score_set(clf, folder, log, rows)
         log_set(f"{root.name}/{name}" if name != "." else root.name, results["sets"][name], log)
-    results["probes"] = run_probes(clf, root, log)
+    results["probes"] = run_probes(clf, root, log) if rows is None else {}  # a user's label folders: no scans
     if out:
         saved = write_new(output_dir(out, "--out") / "real.json", (json.dumps(results, indent=2) + "\n").encode())
         log(f"Results saved to {saved}")
