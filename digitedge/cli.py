@@ -48,6 +48,10 @@ def cmd_train(a):
             raise UserError(f"--resume continues a run with its saved config; drop {', '.join('--' + g.replace('_', '-') for g in given)}")
         train(resume=a.resume, log=say(a))
         return EXIT_OK
+    alone = [f"--{k}" for k in ("mix", "holdout") if getattr(a, k) is not None]
+    if alone and not a.data:
+        raise UserError(f"{' and '.join(alone)} shape{'s' if len(alone) == 1 else ''} a fine-tune on your digits: "
+                        "add --data DIR")
     overrides = {k: getattr(a, k) for k in TRAIN_FLAGS if getattr(a, k) is not None}
     if a.subset is not None:
         overrides["limit"] = a.subset
@@ -89,6 +93,21 @@ def cmd_classify(a):
     sources = a.sources + ([str(shipped_samples())] if a.samples else [])
     if not sources:
         raise UserError("classify needs a SOURCE (an image, folder, glob, video, camera index or URL) or --samples")
+    if a.ray_address and a.engine != "ray":
+        raise UserError("--ray-address joins a Ray cluster: add --engine ray")
+    if a.out:
+        from .runtime.archive import read_archive
+
+        made = [f for f, on in (("--save", a.save), ("--save-crops", a.save_crops)) if on]
+        if made:
+            raise UserError(f"--out reads an archive into records; {' and '.join(made)} (files per image) "
+                            "are made without --out")
+        return read_archive(sources, a.out, model=a.model, threshold=a.conf, device=a.device, threads=a.threads,
+                            workers=a.workers, resume=a.resume, engine=a.engine, ray_address=a.ray_address,
+                            quiet=a.quiet)
+    given = [f for f, on in (("--resume", a.resume), ("--workers", a.workers), ("--engine ray", a.engine == "ray")) if on]
+    if given:
+        raise UserError(f"{', '.join(given)} go{'es' if len(given) == 1 else ''} with --out (records to a file)")
     return classify(sources, model=a.model, fmt=a.format, save=a.save, threshold=a.conf, threads=a.threads,
                     device=a.device, vid_stride=a.vid_stride, quiet=a.quiet, save_crops=a.save_crops)
 
@@ -216,12 +235,14 @@ def build_parser() -> argparse.ArgumentParser:
              "digitedge evaluate                                 # the shipped int8 model",
              "digitedge evaluate runs/train/exp/best.pt --out runs/evaluate/best",
              "digitedge evaluate --real ../shared/realdigits      # photos, pages, USPS/Semeion/sklearn probes",
+             "digitedge evaluate runs/train/exp/best.int8.onnx --real mydigits   # your own digits, DIR/<label>/",
              "digitedge evaluate --synth 200                     # camera-style frames from MNIST test")
     e.add_argument("model", nargs="?", metavar="MODEL",
                    help="a checkpoint (.pt, told by its content) or an .onnx model (default: the shipped int8 model)")
     e.add_argument("--out", help="report folder (default: a new runs/evaluate/expN)")
     e.add_argument("--data-dir", help=DATA_HELP)
-    e.add_argument("--real", metavar="DIR", help="evaluate the runtime on a realdigits folder with labels.csv (default: off)")
+    e.add_argument("--real", metavar="DIR", help="evaluate the runtime on a folder with labels.csv (file,label), or on "
+                   "your own digits in DIR/<label>/ as train --data reads them (default: off)")
     e.add_argument("--synth", type=whole(1, 100_000), metavar="N",
                    help="evaluate the runtime on N camera-style frames from MNIST test (default: off)")
     e.set_defaults(func=cmd_evaluate)
@@ -248,7 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
              "digitedge classify photo.jpg scans/ 'pages/**/*.png' --save runs/annotated",
              "digitedge classify clip.mp4 --vid-stride 5 --format json   # every 5th frame, JSON Lines",
              "digitedge classify --samples --format json | jq .text",
-             "digitedge classify photos/ --save-crops mydigits --conf 0.2   # your digits by label, to correct")
+             "digitedge classify photos/ --save-crops mydigits --conf 0.2   # your digits by label, to correct",
+             "digitedge classify scans/ list.txt --out results.jsonl     # all cores; add --resume after a stop",
+             "digitedge classify /nfs/scans --out /nfs/results --engine ray --ray-address auto")
     c.add_argument("sources", nargs="*", metavar="SOURCE", help="image, folder (recursive), glob, video file, camera "
                    "index or stream URL; digits are a camera index (write ./2024 for a folder named 2024)")
     c.add_argument("--samples", action="store_true", help="also read the sample images that ship with digitedge")
@@ -262,7 +285,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--conf", type=number(0, 1), help="reject digits below this confidence, in [0, 1] (default: 0.5)")
     c.add_argument("--vid-stride", type=whole(1, 10_000), default=1, metavar="N", help="read every Nth frame of a video")
     c.add_argument("--device", choices=DEVICES, default="cpu", help=DEVICE_HELP)
-    c.add_argument("--threads", type=whole(1, MAX_THREADS), help=THREADS_HELP)
+    c.add_argument("--threads", type=whole(1, MAX_THREADS), help=THREADS_HELP + "; with --out, per worker (default 1)")
+    archive = c.add_argument_group("archives (--out)", "one JSON Lines record per input (errors too), written as "
+                                   "read, resumable;\non every core, or on Ray")
+    archive.add_argument("--out", metavar="FILE.jsonl", help="write the records to this new .jsonl file instead of "
+                         "stdout (with --engine ray: a folder of .jsonl files; NAME.parquet: a folder of Parquet parts, "
+                         "with pyarrow) (default: off)")
+    archive.add_argument("--resume", action="store_true", help="continue the --out a stopped or killed run left: inputs "
+                         "already in it (same path, size and mtime) are skipped")
+    archive.add_argument("--workers", type=whole(1, MAX_THREADS), metavar="N", help="worker processes, each with a "
+                         "one-thread onnxruntime session (default: all cores; with --engine ray: the cluster's CPUs)")
+    archive.add_argument("--engine", choices=["local", "ray"], default="local", help="local: processes on this machine; "
+                         "ray: Ray Data (pip install 'digitedge[ray]')")
+    archive.add_argument("--ray-address", metavar="ADDR", help="join this Ray cluster (auto, or ray://head:10001) "
+                         "instead of starting a local Ray for the run (default: off)")
     c.set_defaults(func=cmd_classify)
 
     lv = verb("live", "read digits live from a camera, video file, stream or folder of images, steadily",
@@ -298,7 +334,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--data-dir", help=DATA_HELP.replace(", downloaded there if missing", "; never downloaded"))
     b.set_defaults(func=cmd_bench)
 
-    v = sub.add_parser("serve", help="HTTP API and camera web page (pip install 'digitedge[serve]')")
+    v = verb("serve", "HTTP API and camera web page (pip install 'digitedge[serve]')",
+             "digitedge serve                                    # http://127.0.0.1:8000: the camera page and /docs",
+             "digitedge serve --workers 2 --host 0.0.0.0 --token \"$(openssl rand -hex 16)\"",
+             "curl -s --data-binary @photo.jpg -H 'Content-Type: image/jpeg' http://127.0.0.1:8000/v1/classify")
     v.add_argument("--model", help="an .onnx model (default: the shipped int8 model)")
     v.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     v.add_argument("--port", type=int, default=8000, help="default 8000; 0 picks a free one")

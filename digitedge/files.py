@@ -55,6 +55,16 @@ def file_kind(mode: int) -> str:
     return "not a regular file"
 
 
+def refusal(st: os.stat_result, limit: int | None = None) -> str | None:
+    """Why a file with this stat is not read as an input (not a regular file, or over `limit` bytes), or None.
+    The one wording, whether the file is opened now (read_bytes) or only listed (an archive's inputs)."""
+    if not stat.S_ISREG(st.st_mode):
+        return "is a folder" if stat.S_ISDIR(st.st_mode) else f"not a regular file ({file_kind(st.st_mode)})"
+    if limit is not None and st.st_size > limit:
+        return f"file too large ({st.st_size / MIB:.0f} MiB, limit {limit / MIB:.0f} MiB)"
+    return None
+
+
 def read_bytes(path: str | os.PathLike, limit: int, head: bool = False) -> bytes:
     """The whole of a regular file, at most `limit` bytes (with `head`, its first `limit` bytes, however large it
     is); raises InputError with a one-line reason.
@@ -71,12 +81,11 @@ def read_bytes(path: str | os.PathLike, limit: int, head: bool = False) -> bytes
         raise InputError(e.strerror or str(e)) from None
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise InputError("is a folder" if stat.S_ISDIR(st.st_mode) else f"not a regular file ({file_kind(st.st_mode)})")
+        why = refusal(st, None if head else limit)
+        if why:
+            raise InputError(why)
         if head:
             return os.read(fd, limit)
-        if st.st_size > limit:
-            raise InputError(f"file too large ({st.st_size / MIB:.0f} MiB, limit {limit / MIB:.0f} MiB)")
         chunks, total = [], 0
         while chunk := os.read(fd, READ_CHUNK):
             chunks.append(chunk)

@@ -35,22 +35,25 @@ class Result:
         return [line for line in self.err.splitlines() if line.strip()]
 
 
-def limits(fsize: int | None = None):
+def limits(fsize: int | None = None, address_space: int | None = ADDRESS_SPACE):
     def apply():
-        resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+        if address_space:
+            resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
         if fsize is not None:  # a full disk: writes past this size fail with EFBIG
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
     return apply
 
 
-def cli(*args, cwd=None, fsize=None, stdout=subprocess.PIPE, timeout=TIMEOUT) -> Result:
-    """`digitedge ARGS` in a fresh process, bounded; asserts it neither crashed nor printed a traceback."""
+def cli(*args, cwd=None, fsize=None, stdout=subprocess.PIPE, timeout=TIMEOUT, address_space=ADDRESS_SPACE) -> Result:
+    """`digitedge ARGS` in a fresh process, bounded; asserts it neither crashed nor printed a traceback.
+    `address_space=None` for Ray, whose object store maps more address space than any bomb would."""
     argv = [sys.executable, "-m", "digitedge.cli", *(os.fsdecode(a) if isinstance(a, bytes) else str(a) for a in args)]
     env = dict(os.environ)
     if env.get("DIGITEDGE_DATA"):  # runs may start in another folder
         env["DIGITEDGE_DATA"] = os.path.abspath(env["DIGITEDGE_DATA"])
-    done = subprocess.run(argv, stdout=stdout, stderr=subprocess.PIPE, cwd=cwd, timeout=timeout, preexec_fn=limits(fsize),
+    done = subprocess.run(argv, stdout=stdout, stderr=subprocess.PIPE, cwd=cwd, timeout=timeout,
+                          preexec_fn=limits(fsize, address_space),
                           env=env)
     out = done.stdout.decode("utf-8", "replace") if done.stdout is not None else ""
     result = Result(done.returncode, out, done.stderr.decode("utf-8", "replace"))

@@ -73,6 +73,21 @@ def test_folder_of_hostile_files_is_one_line_each_and_the_batch_goes_on(hostile_
     assert_only_added_under(before, tree(tmp_path), "out")
 
 
+def test_the_same_folder_into_an_archive_gives_the_same_lines_and_a_record_each(hostile_folder, tmp_path):
+    """--out lists and checks files before the workers read them: the same one line per bad file, the same error
+    record as --format json prints, and a record for every input."""
+    before = tree(tmp_path)
+    printed = cli("classify", hostile_folder, "--format", "json", cwd=tmp_path)
+    r = cli("classify", hostile_folder, "--out", tmp_path / "out" / "r.jsonl", "--workers", "2", cwd=tmp_path)
+    assert r.code == 1
+    envelope = ("index", "size", "mtime_ns")
+    kept = [{k: v for k, v in json.loads(line).items() if k not in envelope}
+            for line in (tmp_path / "out" / "r.jsonl").read_text().splitlines()]
+    assert sorted(map(json.dumps, kept)) == sorted(printed.out.splitlines())
+    assert sorted(line for line in r.err_lines if ": error: " in line) == sorted(printed.err_lines[:-1])
+    assert_only_added_under(before, tree(tmp_path), "out")
+
+
 @pytest.mark.parametrize("make, why", [
     (lambda p: p / "zero", "not a regular file (a character device)"),
     (lambda p: (os.mkfifo(p / "pipe.png"), p / "pipe.png")[1], "not a regular file (a FIFO)"),

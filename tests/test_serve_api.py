@@ -27,8 +27,10 @@ httpx = pytest.importorskip("httpx")
 from conftest import paper_with_text  # noqa: E402
 
 from digitedge.files import digest  # noqa: E402
-from digitedge.runtime.classify import classify_paths  # noqa: E402
+from digitedge.runtime.classify import classify  # noqa: E402
+from digitedge.runtime.frame import Frame  # noqa: E402
 from digitedge.runtime.model import shipped_model_path  # noqa: E402
+from digitedge.runtime.pipeline import Result  # noqa: E402
 from digitedge.serve.config import RUNTIME_MAX_PIXELS, ConfigError, ServeConfig  # noqa: E402
 from digitedge.tools.serverproc import ServerProcess  # noqa: E402
 from digitedge.tools.webcheck import clip_scenes  # noqa: E402
@@ -60,7 +62,7 @@ def assert_error(r: httpx.Response, status: int, words: str = "") -> dict:
 
 
 def dense_page(digits: int = 1000, size=(2000, 1500)) -> np.ndarray:
-    """Many small digits: the digit finder's time grows with their number (seconds for 1,000)."""
+    """Many small digits: the digit finder's time grows with their number."""
     rng = np.random.default_rng(0)
     img = np.full((size[1], size[0], 3), 230, np.uint8)
     for i in range(digits):
@@ -137,22 +139,25 @@ def frame() -> bytes:
 
 # ---------------------------------------------------------------- the endpoints
 def test_classify_matches_the_cli_record(server, rows, tmp_path):
-    """Raw JPEG, raw PNG as octet-stream and a multipart upload give the record `classify --format json` writes."""
+    """Raw JPEG, raw PNG as octet-stream and a multipart upload give the record `classify --format json` writes
+    (the path being the uploaded file's name, or "" for a raw body), plus the size and timings."""
     for i, scene in enumerate(rows):
         path = tmp_path / f"row{i}.jpg"
         path.write_bytes(jpeg(scene.image))
         out = tmp_path / f"cli{i}.jsonl"
         with open(out, "w") as f, open(tmp_path / "err.txt", "w") as err:
-            assert classify_paths([str(path)], fmt="json", out=f, err=err) == 0
+            assert classify([str(path)], fmt="json", out=f, err=err) == 0
         cli = json.loads(out.read_text())
         raw = post(server.url, path.read_bytes()).json()
-        form = httpx.post(server.url + "/v1/classify", files={"file": ("row.jpg", path.read_bytes(), "image/jpeg")},
+        form = httpx.post(server.url + "/v1/classify", files={"file": (path.name, path.read_bytes(), "image/jpeg")},
                           timeout=30).json()
         octet = post(server.url, png(cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_COLOR)),
                      "application/octet-stream").json()
         assert raw["text"] == scene.text
+        assert (raw["path"], form["path"], octet["path"]) == ("", path.name, "")
         for answer in (raw, form, octet):
-            assert {k: answer[k] for k in ("text", "digits")} == {k: cli[k] for k in ("text", "digits")}
+            assert set(answer) == set(cli) | {"width", "height", "timing"}
+            assert {k: answer[k] for k in cli if k != "path"} == {k: v for k, v in cli.items() if k != "path"}
             assert (answer["width"], answer["height"]) == (640, 480)
             assert set(answer["timing"]) == {"queue_ms", "decode_ms", "classify_ms"}
             assert all(v >= 0 for v in answer["timing"].values())
@@ -177,6 +182,8 @@ def test_healthz_openapi_docs_and_page(server):
     assert httpx.head(server.url + "/healthz").status_code == 200 and httpx.head(server.url + "/").status_code == 200
     spec = httpx.get(server.url + "/openapi.json").json()
     assert {"/v1/classify", "/v1/model", "/healthz"} <= set(spec["paths"])
+    documented = spec["components"]["schemas"]["ReadingOut"]["properties"]
+    assert set(documented) == set(Result(Frame("a.jpg"), [], [], 0.0).record()) | {"width", "height", "timing"}
     body = spec["paths"]["/v1/classify"]["post"]["requestBody"]["content"]
     assert {"image/jpeg", "multipart/form-data", "application/octet-stream"} <= set(body)
     docs = httpx.get(server.url + "/docs")
@@ -336,7 +343,8 @@ def test_stuck_image_times_out_and_worker_is_replaced(frame):
     """An image that keeps the digit finder busy past --timeout: its request and the one queued behind it get
     503s at their deadlines, the worker is recycled, and the server answers again."""
     with ServerProcess("--timeout", "1") as s:
-        heavy = RawRequest(s.url, png(dense_page()), send_now=0, expect=True)
+        # 3,000 digits on 9.7 MP: several seconds (1,000 on 3 MP now take about one, too close to --timeout 1)
+        heavy = RawRequest(s.url, png(dense_page(3000, (3600, 2700))), send_now=0, expect=True)
         heavy.wait_continue()
         heavy.finish()
         time.sleep(0.5)  # its body read and handed to the inference thread: the next request queues behind it

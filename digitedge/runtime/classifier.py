@@ -39,11 +39,6 @@ def text_of(digits: list[Digit]) -> str:
     return "\n".join(lines[k] for k in sorted(lines))
 
 
-def reading(digits: list[Digit]) -> dict:
-    """One image's reading as a JSON-ready record; `classify --format json` and the HTTP API both send it."""
-    return {"text": text_of(digits), "digits": [d.to_dict() for d in digits]}
-
-
 class DigitClassifier:
     """Reads handwritten digits off photos, scans and frames with an exported digitedge .onnx model.
 

@@ -1,4 +1,7 @@
-"""What the user named on the command line -> the files to read: folders and globs expanded once.
+"""What the user named on the command line -> the files to read: folders, globs and listings expanded once.
+
+A listing is a .txt file (a path per line; blank lines and # comments skipped) or a .csv file (its `path` column,
+else its first) naming images, folders or globs, relative to the listing's own folder, as in Ultralytics.
 
 Folders are walked without following links to folders (a `dirloop -> .` link would never end), a file
 reached twice (through links, or named twice) is read once, and every name OpenCV is handed is one it can
@@ -7,18 +10,23 @@ take (a name that is not UTF-8 crashes it: such a file is opened here and passed
 
 from __future__ import annotations
 
+import csv
 import fnmatch
+import io
 import os
 from pathlib import Path
 
 from ..errors import InputError
-from ..files import shown
+from ..files import read_bytes, shown
 
 GLOB_CHARS = set("*?[")
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".gif"}
 VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".mjpeg",
               ".mjpg", ".3gp"}  # a .gif is read as an image (its first frame)
 WALKED_EXTS = IMAGE_EXTS | VIDEO_EXTS
+LIST_EXTS = {".txt", ".csv"}  # named on the command line, never found by walking a folder
+MAX_LIST_BYTES = 256 << 20  # ~2 million paths
+CSV_PATH_COLUMNS = ("path", "file", "filename")
 
 
 def file_id(path: str) -> tuple[int, int] | None:
@@ -94,9 +102,28 @@ def with_entries(folder: str, fn) -> None:
         fn(e)
 
 
-def expand(paths: list[str], skip: list[str] = (), seen: set | None = None) -> list[tuple[str, str | None]]:
+def listed(path: str) -> list[str]:
+    """The entries of a .txt or .csv listing, relative to its folder; InputError when it cannot be read. Names that
+    are not UTF-8 are kept as the OS spells them (surrogate escapes, as os.fsdecode does)."""
+    text = os.fsdecode(read_bytes(path, MAX_LIST_BYTES))
+    if Path(path).suffix.lower() == ".csv":
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+        header = [c.strip().lower() for c in rows[0]] if rows else []
+        column = next((header.index(c) for c in CSV_PATH_COLUMNS if c in header), None)
+        if column is not None:
+            rows = rows[1:]
+        entries = [r[column or 0].strip() for r in rows if len(r) > (column or 0)]
+    else:
+        entries = [line.strip() for line in text.splitlines() if not line.strip().startswith("#")]
+    base = os.path.dirname(path)
+    return [e if os.path.isabs(e) else os.path.join(base, e) for e in entries if e]
+
+
+def expand(paths: list[str], skip: list[str] = (), seen: set | None = None,
+           listings: bool = True) -> list[tuple[str, str | None]]:
     """Each input as (path, error or None): files as given, folders recursively (image and video extensions only),
-    globs; sorted within each argument, each file once. `skip`: folders not to walk into (the --save folder);
+    globs, and the entries of .txt/.csv listings (when `listings`; a listing inside a listing is a plain file);
+    sorted within each argument, each file once. `skip`: folders not to walk into (the --save folder);
     `seen`: files already read by earlier calls (it is updated)."""
     out: list[tuple[str, str | None]] = []
     seen = set() if seen is None else seen
@@ -116,6 +143,13 @@ def expand(paths: list[str], skip: list[str] = (), seen: set | None = None) -> l
             found, unreadable = walk(p, skip_ids)
             out += fresh(found) or ([] if found else [(p, "folder holds no images or videos")])
             out += unreadable
+        elif listings and Path(p).suffix.lower() in LIST_EXTS and os.path.lexists(p):
+            try:
+                entries = listed(p)
+            except InputError as e:
+                out.append((p, f"cannot read the listing ({e})"))
+                continue
+            out += expand(entries, skip, seen, listings=False) if entries else [(p, "the listing names no files")]
         elif os.path.lexists(p):
             out += fresh([p])
         elif GLOB_CHARS & set(p):

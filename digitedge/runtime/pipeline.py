@@ -49,6 +49,11 @@ class Result:
                 "digits": [d.to_dict() for d in self.digits]}
 
 
+def error_record(frame: Frame) -> dict:
+    """The record of an input that could not be read: where, and why (in place of what was read)."""
+    return {"path": frame.name, "error": frame.error}
+
+
 class FpsMeter:
     """Processed frames per second: a smoothed rate for the banner and the overall rate for the summary."""
 

@@ -64,9 +64,9 @@ RULE_GAP = 0.03  # x its length: a line broken for this long is still one line .
 LINE_GAP_PX = 12  # ... or this many px (a pen stroke crossing it breaks it for its width)
 HOUGH_ANGLE = np.pi / 180  # finer angles cost Hough many times the time (0.25 degree: 20x)
 LINE_COVER = 0.5  # a line found by Hough must lie on ink for this share of its length
-LINE_SPAN = 0.9  # Hough runs only if some band of rows has ink across this share of a line's length
 LINE_THICKNESS_PERCENTILE = 25  # a line's thickness where nothing is written on it
 KEEP_DARKER = 2.0  # on a line's path, ink this much stronger than the line itself is writing crossing it
+SHEET_CONTRAST = 40  # grey levels between a sheet and what is around it (a desk, a scanner's margin)
 GRID_LINES = 3  # this many parallel lines crossing the whole frame are a printed grid or ruling ...
 FRAME_SPAN = 0.8  # ... crossing: this share of the frame's width (height for vertical lines)
 GRID_THICKNESS = 1.5  # ... and none thicker than this x their median thickness (+1 px): not a pen stroke
@@ -268,7 +268,7 @@ def horizontal_lines(mask: np.ndarray, length: int) -> list:
     """[(segment, length, thickness)] of the thin lines of `mask` at least `length` px long and at most 45
     degrees off the rows; one per line (Hough returns many overlapping segments along one line or stroke:
     the longest speaks for the others, and only it is measured)."""
-    if length > mask.shape[1] or not could_hold_line(mask, length):
+    if length > mask.shape[1] or not mask.any():
         return []
     # Hough walks each line through a 1 px corridor, and a thin line that a camera tilted steps out of it
     # and breaks up: lines are looked for, and measured, with the ink thickened by a pixel up and down.
@@ -299,21 +299,6 @@ def horizontal_lines(mask: np.ndarray, length: int) -> list:
         seen.append(i)  # a thick stroke skips only its near twins, not a thin line beside it
         tols.append(thick + 2 if thick * RULE_THINNESS <= run else 1)
     return out
-
-
-def could_hold_line(mask: np.ndarray, length: int) -> bool:
-    """Cheap necessary condition before Hough: within some band of rows as tall as a maximally tilted
-    line, ink spans at least LINE_SPAN x `length` columns."""
-    band = int(length) + 3  # as tall as a 45-degree line
-    h = mask.shape[0]
-    for start in (0, band // 2):  # two staggered sets of bands: a line never straddles both
-        rows = h - start - (h - start) % band
-        if rows <= 0:
-            continue
-        blocks = mask[start:start + rows].reshape(-1, band, mask.shape[1]).any(axis=1)
-        if int(blocks.sum(axis=1).max()) >= LINE_SPAN * length:
-            return True
-    return False
 
 
 def ink_thickness(mask: np.ndarray, segment, reach: int) -> float:
@@ -358,31 +343,39 @@ def wipe_lines(mask: np.ndarray, lines: list[Line], ink: np.ndarray) -> np.ndarr
             slope = (y2 - y1) / (x2 - x1) if x2 != x1 else 0.0
             centre = y1 + slope * (xs - x1)
             half = int(ln.thickness) // 2 + 1
-            band = np.zeros(work.shape, np.uint8)
-            cv2.line(band, (0, int(round(centre[0]))), (W - 1, int(round(centre[-1]))), 1, 2 * half + 1)
-            on = (band > 0) & (work > 0)
+            # Work in the rows the line passes through (a rule is a thin slice of a page).
+            top = max(0, int(np.floor(centre.min())) - half - 1)
+            bottom = min(H, int(np.ceil(centre.max())) + half + 2)
+            if bottom <= top:
+                continue
+            band = np.zeros((bottom - top, W), np.uint8)
+            cv2.line(band, (0, int(round(centre[0])) - top), (W - 1, int(round(centre[-1])) - top), 1, 2 * half + 1)
+            rows, ink_rows = work[top:bottom], strength[top:bottom]
+            on = (band > 0) & (rows > 0)
             if on.any():
-                level = quantiles(strength[on], (0.5,))[0]  # the line's own ink (writing crosses little of it)
-                band &= (strength <= KEEP_DARKER * level + 1).astype(np.uint8)
+                level = quantiles(ink_rows[on], (0.5,))[0]  # the line's own ink (writing crosses little of it)
+                band &= (ink_rows <= KEEP_DARKER * level + 1).astype(np.uint8)
             above, below = np.round(centre - half - 1).astype(int), np.round(centre + half + 1).astype(int)
             inside = (above >= 0) & (below < H)
             crossed = np.zeros(W, bool)
             crossed[inside] = (sides[above[inside], xs[inside]] > 0) & (sides[below[inside], xs[inside]] > 0)
             band[:, crossed] = 0
-            work[band > 0] = 0
+            rows[band > 0] = 0
         mask = np.ascontiguousarray(work.T) if vertical else work
     return mask
 
 
-def writing_height(mask: np.ndarray, lines: list[Line], ink: np.ndarray) -> float | None:
+def writing_height(mask: np.ndarray, lines: list[Line], ink: np.ndarray, sheet=None) -> float | None:
     """The typical height of what is written apart from the lines: the ink-weighted median height of the
     digit-like pieces with sharp outlines that touch no line. When every piece touches one and a line
-    crosses the whole frame (the rules and margin of a sheet, the baseline of a field: one such horizontal
-    line, or two vertical ones, since a lone upright stroke across a tight crop is a 1), the same for the
-    pieces left once every line is erased (not counting crumbs inside a line's band). None otherwise: then
-    no line is a rule by its length (a 1's stem beside its flag, a 2's base, a 7's bar are writing)."""
+    crosses the whole sheet (`sheet`: its height and width, default the frame's) — the rules and margin of
+    a sheet, the baseline of a field: one such horizontal line, or two vertical ones, since a lone upright
+    stroke across a tight crop is a 1 — the same for the pieces left once every line is erased (not
+    counting crumbs inside a line's band). None otherwise: then no line is a rule by its length (a 1's stem
+    beside its flag, a 2's base, a 7's bar are writing)."""
+    sheet = sheet or mask.shape
     h = free_height(mask, lines, ink, erase=False)
-    crossing = [ln for ln in lines if ln.length >= FRAME_SPAN * (mask.shape[0] if ln.vertical else mask.shape[1])]
+    crossing = [ln for ln in lines if ln.length >= FRAME_SPAN * (sheet[0] if ln.vertical else sheet[1])]
     if h is None and (sum(not ln.vertical for ln in crossing) >= 1 or sum(ln.vertical for ln in crossing) >= 2):
         h = free_height(mask, lines, ink, erase=True)
     return h
@@ -425,18 +418,33 @@ def grid_family(lines: list[Line], shape) -> list[Line]:
     return out
 
 
-def rules(mask: np.ndarray, digit_h: float | None, ink: np.ndarray) -> list[Line]:
+def rules(mask: np.ndarray, digit_h: float | None, ink: np.ndarray, sheet=None) -> list[Line]:
     """The straight thin lines that are several digits long (rules, margins, page edges), and those of a
     grid however short the crop. In the first pass the digit height is that of what is written apart from
-    the lines; with nothing apart from them, a line is no rule by its length (a lone stroke is the digit)."""
+    the lines; with nothing apart from them, a line is no rule by its length (a lone stroke is the digit).
+    `sheet`: (height, width) of the paper in the frame (default: the frame)."""
     # Knowing the digit height, only lines long enough to be a rule or to cross the frame matter.
     shortest = LINE_MIN_PX if not digit_h else max(LINE_MIN_PX, int(min(RULE_DIGITS * digit_h, FRAME_SPAN * min(mask.shape))))
     lines = find_lines(mask, shortest)
     if not lines:
         return []
-    h = digit_h or writing_height(mask, lines, ink)
+    sheet = sheet or mask.shape
+    h = digit_h or writing_height(mask, lines, ink, sheet)
     long = [ln for ln in lines if h and ln.length >= RULE_DIGITS * h]
-    return long + [ln for ln in grid_family(lines, mask.shape) if ln not in long]
+    return long + [ln for ln in grid_family(lines, sheet) if ln not in long]
+
+
+def sheet_extent(gray: np.ndarray, ink: np.ndarray) -> tuple[int, int]:
+    """(height, width) of the paper in the frame: the rows and columns that are mostly bright ground. A scan's
+    dark margin or the desk beside a sheet is no paper, so the rules crossing the sheet cross "the whole
+    sheet". The frame itself when the ground is one level (a canvas, a board, a sheet filling the frame)."""
+    level = (gray.astype(np.int16) + ink)[::STATS_STRIDE, ::STATS_STRIDE]  # the ground, wherever it is above the pixel
+    lo, hi = quantiles(level, (0.05, 0.95))
+    if hi - lo < SHEET_CONTRAST:
+        return gray.shape
+    bright = level > (lo + hi) / 2
+    rows, cols = int((bright.mean(1) >= 0.5).sum()), int((bright.mean(0) >= 0.5).sum())
+    return max(1, rows * STATS_STRIDE), max(1, cols * STATS_STRIDE)
 
 
 # ---------------------------------------------------------------- printed boxes
@@ -547,7 +555,7 @@ def segment(gray: np.ndarray, kernel: int, digit_h: float | None = None):
     `digit_h`: the typical digit height in `gray` when known."""
     ink = ink_map(gray, kernel)
     mask = wipe_frames(ink_mask(ink))
-    lines = rules(mask, digit_h, ink)
+    lines = rules(mask, digit_h, ink, sheet_extent(gray, ink))
     if lines:
         mask = wipe_lines(mask, lines, ink)
     labels, comps = components(mask)

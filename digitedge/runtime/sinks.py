@@ -30,6 +30,7 @@ from ..files import output_dir, shown, write_new
 from .capture import MAX_FPS
 from .frame import LIVE, STILL, Frame
 from .outputs import VideoSaver, check_video_name, save_image
+from .pipeline import error_record
 
 STILL_SECONDS = 1.0  # a still image in a video (and in the window) lasts this long
 MEASURE_SECONDS = 1.0  # a live source's rate is measured over its first second before its video is opened ...
@@ -76,7 +77,7 @@ class Printer:
     def error(self, frame: Frame) -> None:
         print(f"{frame.name}: error: {frame.error}", file=self.err)
         if self.fmt == "json":
-            print(json.dumps({"path": frame.name, "error": frame.error}), file=self.out, flush=True)
+            print(json.dumps(error_record(frame)), file=self.out, flush=True)
 
     failed, late_errors = 0, []
 

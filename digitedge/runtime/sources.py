@@ -23,8 +23,8 @@ from ..errors import InputError
 from ..files import file_kind, read_bytes, shown
 from .capture import open_video
 from .frame import LIVE, STILL, VIDEO, Frame, Source, SourceError, SourceSpec, redact  # noqa: F401 (the layer's API)
-from .imageio import read_image
-from .inputs import GLOB_CHARS, IMAGE_EXTS, VIDEO_EXTS, expand
+from .imageio import decode, read_image
+from .inputs import GLOB_CHARS, IMAGE_EXTS, LIST_EXTS, VIDEO_EXTS, expand
 
 ACCEPTED = ("a camera index (0, 1, ...), a video file (clip.mp4), a stream URL (rtsp://host/stream, "
             "http://host/video.mjpg) or images (photo.jpg, a folder, 'scans/*.png')")
@@ -76,7 +76,7 @@ def parse_source(source: str | int) -> SourceSpec:
     if stat.S_ISDIR(mode):
         return SourceSpec("images", str(path))
     if stat.S_ISREG(mode):
-        return SourceSpec("images" if path.suffix.lower() in IMAGE_EXTS else "video", str(path))
+        return SourceSpec("images" if path.suffix.lower() in IMAGE_EXTS | LIST_EXTS else "video", str(path))
     if stat.S_ISCHR(mode) and os.path.realpath(path).startswith("/dev/video"):  # a camera by its device name
         return SourceSpec("camera", str(path))
     raise SourceError(f"{shown(text)}: not a regular file ({file_kind(mode)}); pass {ACCEPTED}")
@@ -118,12 +118,13 @@ class Stills(Source):
             yield still(path, error)
 
 
-def still(path: str, error: str | None = None) -> Frame:
-    """One image file as a frame (read now, unless `error` already says why it cannot be)."""
+def still(path: str, error: str | None = None, data: bytes | None = None) -> Frame:
+    """One image file as a frame: read now (or decoded from `data`, its bytes read elsewhere, e.g. by Ray), unless
+    `error` already says why it cannot be."""
     image = None
     if error is None:
         try:
-            image = read_image(path)
+            image = read_image(path) if data is None else decode(data)
         except InputError as e:
             error = str(e)
     return Frame(shown(path), image=image, error=error, path=path)

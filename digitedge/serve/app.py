@@ -1,6 +1,7 @@
 """The FastAPI app of one worker: the API, the camera page, and JSON errors for everything that goes wrong.
 
-    POST /v1/classify   image (raw body or multipart 'file') -> {text, digits, width, height, timing}
+    POST /v1/classify   image (raw body or multipart 'file') -> the record of `classify --format json` + width,
+                        height, timing
     GET  /v1/model      the model's file, sha256, labels and metadata
     GET  /healthz       liveness and this worker's queue
     GET  /              the camera page;  /docs: the API reference, from /openapi.json
@@ -42,15 +43,23 @@ class DigitOut(BaseModel):
     top_k: list[list[float]]
 
 
+class RecordOut(BaseModel):
+    """`Result.record()` (runtime/pipeline.py), described for OpenAPI; a test checks the two keep the same fields."""
+    path: str  # the multipart part's file name; "" for a raw body
+    frame: int  # 0: an upload is a still image
+    time: float  # 0.0, likewise
+    text: str  # digits in reading order, lines joined by "\n"
+    raw: str  # the same as text for a still image
+    digits: list[DigitOut]
+
+
 class Timing(BaseModel):
     queue_ms: float
     decode_ms: float
     classify_ms: float
 
 
-class ReadingOut(BaseModel):
-    text: str  # digits in reading order, lines joined by "\n"
-    digits: list[DigitOut]
+class ReadingOut(RecordOut):
     width: int
     height: int
     timing: Timing
@@ -91,12 +100,13 @@ def create_app(cfg: ServeConfig, engine: Engine) -> FastAPI:
     async def classify(request: Request):
         """The image as the raw body (`Content-Type: image/jpeg`, `image/png`, … or `application/octet-stream`)
         or as a multipart form field `file`. The answer is the record of `digitedge classify --format json`
-        (`text`, `digits`) with the image size and server timings."""
+        (`path`: the uploaded file's name, `frame`, `time`, `text`, `raw`, `digits`) with the image size and
+        server timings."""
         deadline = asyncio.get_running_loop().time() + cfg.timeout
         engine.admit()
         try:
-            data = await receive_image(request, deadline, cfg.timeout)
-            return JSONResponse(await engine.read(data, deadline))
+            data, name = await receive_image(request, deadline, cfg.timeout)
+            return JSONResponse(await engine.read(data, name, deadline))
         finally:
             engine.release()
 
@@ -136,8 +146,9 @@ def bearer_check(token: str):
     return check
 
 
-async def receive_image(request: Request, deadline: float, timeout: float) -> bytes:
-    """The image bytes of a raw or multipart body; 408 if the body is slower than the deadline."""
+async def receive_image(request: Request, deadline: float, timeout: float) -> tuple[bytes, str]:
+    """The image bytes of a raw or multipart body and its name (the part's file name, "" for a raw body); 408 if the
+    body is slower than the deadline."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     multipart = media == "multipart/form-data"
     if not multipart and not media.startswith(RAW_TYPES):
@@ -149,22 +160,23 @@ async def receive_image(request: Request, deadline: float, timeout: float) -> by
         body = await asyncio.wait_for(request.body(), max(0.0, deadline - loop.time()))
     except TimeoutError:
         raise ApiError(408, f"request body not received within --timeout {timeout:g} s") from None
+    name = ""
     if multipart and body:
-        body = await form_file(request)
+        body, name = await form_file(request)
     if not body:
         raise ApiError(400, "empty body: send the image bytes")
-    return body
+    return body, name
 
 
-async def form_file(request: Request) -> bytes:
-    """The one file of a multipart form (field 'file' or 'image', else the only file part)."""
+async def form_file(request: Request) -> tuple[bytes, str]:
+    """The one file of a multipart form (field 'file' or 'image', else the only file part), and its file name."""
     form = await request.form(max_files=1, max_fields=16)  # the body is already in memory and within the limit
     try:
         files = {k: v for k, v in form.multi_items() if isinstance(v, UploadFile)}
         part = next((files[k] for k in FILE_FIELDS if k in files), None) or next(iter(files.values()), None)
         if part is None:
             raise ApiError(400, "multipart form without a file: send the image in a field named 'file'")
-        return await part.read()
+        return await part.read(), part.filename or ""
     finally:
         await form.close()
 

@@ -16,8 +16,10 @@ import cv2
 import numpy as np
 
 from ..files import digest
-from ..runtime.classifier import DigitClassifier, reading
+from ..runtime.classifier import DigitClassifier
+from ..runtime.frame import Frame
 from ..runtime.imageio import ImageError, declared_size, decode
+from ..runtime.pipeline import Pipeline
 from .config import ServeConfig
 
 log = logging.getLogger("digitedge.serve")
@@ -42,6 +44,7 @@ class Engine:
         cv2.setNumThreads(cfg.threads)
         self.cfg = cfg
         self.clf = DigitClassifier(cfg.model, threads=cfg.threads)
+        self.pipeline = Pipeline(self.clf)  # the loop's own step, so the answer is the record `classify` writes
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="digitedge-infer")
         self.admitted = 0
         self.started: float | None = None  # perf_counter() when the running job began; None when idle
@@ -73,11 +76,11 @@ class Engine:
         self.admitted -= 1
 
     # ------------------------------------------------------------ reading
-    async def read(self, data: bytes, deadline: float) -> dict:
+    async def read(self, data: bytes, name: str, deadline: float) -> dict:
         """Decode and classify on the inference thread; 503 when the deadline passes first (a job still queued
-        is dropped, one already running finishes and its answer is discarded)."""
+        is dropped, one already running finishes and its answer is discarded). `name`: the record's path."""
         loop = asyncio.get_running_loop()
-        job = asyncio.wrap_future(self.pool.submit(self._read, data, time.perf_counter()))
+        job = asyncio.wrap_future(self.pool.submit(self._read, data, name, time.perf_counter()))
         try:
             return await asyncio.wait_for(job, max(0.0, deadline - loop.time()))
         except TimeoutError:
@@ -88,14 +91,16 @@ class Engine:
         started = self.started
         return time.perf_counter() - started if started is not None else 0.0
 
-    def _read(self, data: bytes, queued: float) -> dict:
+    def _read(self, data: bytes, name: str, queued: float) -> dict:
         self.started = t0 = time.perf_counter()
         try:
-            return self._decode_and_classify(data, queued, t0)
+            return self._decode_and_classify(data, name, queued, t0)
         finally:
             self.started = None
 
-    def _decode_and_classify(self, data: bytes, queued: float, t0: float) -> dict:
+    def _decode_and_classify(self, data: bytes, name: str, queued: float, t0: float) -> dict:
+        """The pipeline's record of this image (`Result.record`, as `classify --format json` prints it) plus its
+        size and this server's timings."""
         size = declared_size(data)
         if size:
             self._check_pixels(*size)
@@ -106,14 +111,14 @@ class Engine:
         self._check_pixels(image.shape[1], image.shape[0])
         t1 = time.perf_counter()
         try:
-            digits = self.clf.classify(image)
+            record = self.pipeline.process(Frame(name, image=image)).record()
         except Exception as e:  # a runtime bug on an odd image: one log line and a 422, not a traceback and a 500
             log.error("digitedge serve: cannot read a %dx%d image: %s: %s", image.shape[1], image.shape[0],
                       type(e).__name__, e)
             raise ApiError(422, f"cannot read digits from this image ({type(e).__name__})") from None
         t2 = time.perf_counter()
         timing = {"queue_ms": (t0 - queued) * 1e3, "decode_ms": (t1 - t0) * 1e3, "classify_ms": (t2 - t1) * 1e3}
-        return {**reading(digits), "width": int(image.shape[1]), "height": int(image.shape[0]),
+        return {**record, "width": int(image.shape[1]), "height": int(image.shape[0]),
                 "timing": {k: round(v, 2) for k, v in timing.items()}}
 
     def _check_pixels(self, width: int, height: int) -> None:

@@ -233,10 +233,14 @@ def report(runs: list[Run], clients: int, seconds: float, warmup: float, source:
         growth = r.rss_after_mb / r.rss_warm_mb
         lines.append(f"  RSS after run / after warm-up, workers {r.workers}     {growth:6.3f} x  <= {GOAL_RSS:.2f}  "
                      f"{'met' if growth <= GOAL_RSS else 'NOT met'}")
-    busy = max(r.others_cores for r in runs)
-    lines.append(f"  other processes' CPU during the runs: up to {busy:.2f} cores"
-                 + (" (NOT idle: rerun on an idle machine for the ratio)" if busy > IDLE_CORES else " (idle)"))
+    lines.append(others_line(max(r.others_cores for r in runs)))
     return "\n".join(lines)
+
+
+def others_line(busy: float) -> str:
+    """Whether the machine was idle during the runs: ratios measured while it was busy are not the machine's."""
+    return (f"  other processes' CPU during the runs: up to {busy:.2f} cores"
+            + (" (NOT idle: rerun on an idle machine for the ratios)" if busy > IDLE_CORES else " (idle)"))
 
 
 def main(argv=None) -> int:

@@ -213,9 +213,13 @@ def probe_accuracy(clf: DigitClassifier, images, labels) -> float:
 
 
 def run_probes(clf: DigitClassifier, root: Path, log=print) -> dict:
+    """The model alone on far-domain digit sets: USPS and Semeion when DIR has them (scans/), and
+    scikit-learn's load_digits when scikit-learn is installed."""
     results = {}
-    for name, loader in (("USPS test", lambda: load_usps(root)), ("Semeion", lambda: load_semeion(root)),
-                         ("sklearn load_digits", load_sklearn_digits)):
+    probes = [("sklearn load_digits", load_sklearn_digits)]
+    if (root / "scans").is_dir():
+        probes[:0] = [("USPS test", lambda: load_usps(root)), ("Semeion", lambda: load_semeion(root))]
+    for name, loader in probes:
         try:
             images, labels = loader()
         except (OSError, ImportError, ValueError) as e:

@@ -139,9 +139,10 @@ def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Te
     return x
 
 
-def run_epoch(model, x, y, cfg, device, bf16, optimizer=None, scheduler=None, gen=None, desc="", order=None):
+def run_epoch(model, x, y, cfg, device, bf16, optimizer=None, scheduler=None, gen=None, desc="", loss=None, order=None):
     """One pass (over `order`, default all of x shuffled); trains when an optimizer is given, else evaluates. Returns
-    (loss, accuracy on the digits, predictions)."""
+    (loss, accuracy on the digits, predictions). `loss(logits, y, cfg, training)`: `loss_of` unless another is given."""
+    loss_fn = loss or loss_of
     training = optimizer is not None
     model.train(training)
     if order is None:
@@ -158,14 +159,14 @@ def run_epoch(model, x, y, cfg, device, bf16, optimizer=None, scheduler=None, ge
         xb = xb.contiguous(memory_format=torch.channels_last)
         with torch.set_grad_enabled(training), torch.autocast(device.type, torch.bfloat16, enabled=bf16):
             logits = model(xb)
-            loss = loss_of(logits, yb, cfg, training)
+            batch_loss = loss_fn(logits, yb, cfg, training)
         if training:
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            batch_loss.backward()
             optimizer.step()
             scheduler.step()
         pred = logits.argmax(1)
-        loss_sum += loss.item() * len(yb)
+        loss_sum += batch_loss.item() * len(yb)
         correct += (pred == yb).sum().item()
         digits += (yb >= 0).sum().item()
         preds.append(pred.cpu())
