@@ -218,14 +218,12 @@ def load_labelled(folder: str | os.PathLike) -> Labelled:
 
 
 # ---------------------------------------------------------------- evaluation (`evaluate --real DIR`)
-def labelled_rows(folder: str | os.PathLike, log=print) -> list[dict]:
+def labelled_rows(folder: str | os.PathLike) -> tuple[list[dict], list[tuple[str, str]]]:
     """DIR/<label>/* as the evaluation's rows (file, label, kind, source): kind `digit` (source: the label) or
-    `reject` (to be read as nothing); what was passed over is said in one line."""
+    `reject` (to be read as nothing); and (file, why) for what was passed over."""
     entries, skipped = list_entries(folder)
-    if skipped:
-        log(f"{shown(folder)}: {len(entries)} image file(s){skipped_text(skipped)}")
     return [dict(file=e.file, label="" if e.label == REJECT else str(e.label), kind=REJECT_NAME if e.label == REJECT
-                 else "digit", source=REJECT_NAME if e.label == REJECT else str(e.label)) for e in entries]
+                 else "digit", source=REJECT_NAME if e.label == REJECT else str(e.label)) for e in entries], skipped
 
 
 def read_digits(clf, image: np.ndarray) -> list[Digit]:
