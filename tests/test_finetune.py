@@ -313,3 +313,14 @@ def test_unusable_files_beside_good_ones_are_skipped_and_counted(tmp_path):
     said = [line for line in out.splitlines() if "skipped" in line]
     assert code == 0 and len(said) == 1 and "4 file(s) skipped" in said[0], out
     assert "mine: 4 images" in out, out  # the four usable ones scored
+
+
+def test_fine_tune_options_without_data_or_out_of_range_are_one_line(tmp_path):
+    for args, says in ((["--mix", "2"], "--mix shapes a fine-tune on your digits: add --data DIR"),
+                       (["--mix", "1", "--holdout", "0.1"], "--mix and --holdout shape a fine-tune"),
+                       (["--data", tmp_path, "--holdout", "0.95"], "--holdout"),
+                       (["--data", tmp_path, "--mix", "-1"], "--mix"),
+                       (["--data", tmp_path, "--weights", tmp_path / "none.pt"], "--weights")):
+        code, out, err = run_cli("train", *args, "--out", tmp_path / "runs")
+        assert code == 2 and err.count("\n") == 1 and says in err, (args, err)
+    assert not (tmp_path / "runs").exists()
