@@ -17,7 +17,7 @@ from . import __version__
 from .errors import DigitedgeError
 from .files import shown
 from .options import file_stem, number, whole
-from .training.config import TrainConfig
+from .training.config import FINETUNE_USER_PER_EPOCH, TrainConfig
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 MAX_THREADS = 256  # = runtime.model.MAX_THREADS (not imported: that would load onnxruntime for `train --help`)
@@ -25,7 +25,8 @@ DEVICES = ("cpu", "cuda", "openvino", "auto")  # = runtime.model.DEVICES, likewi
 MNIST_TRAIN, MNIST_VAL = 60_000, 5_000
 OPSETS = (18, 25)  # the dynamo exporter's lowest; the highest this onnxruntime loads (checked in the tests)
 CALIB_MIN = 50  # one calibration batch
-TRAIN_FLAGS = ("epochs", "batch_size", "lr", "seed", "data_dir", "device", "scenes", "glyphs", "junk")  # onto TrainConfig
+TRAIN_FLAGS = ("epochs", "batch_size", "lr", "seed", "data_dir", "device", "scenes", "glyphs", "junk", "data", "weights",
+               "mix", "holdout")  # onto TrainConfig
 
 
 class UserError(DigitedgeError):
@@ -47,12 +48,16 @@ def cmd_train(a):
             raise UserError(f"--resume continues a run with its saved config; drop {', '.join('--' + g.replace('_', '-') for g in given)}")
         train(resume=a.resume, log=say(a))
         return EXIT_OK
+    alone = [f"--{k}" for k in ("mix", "holdout") if getattr(a, k) is not None]
+    if alone and not a.data:
+        raise UserError(f"{' and '.join(alone)} shape{'s' if len(alone) == 1 else ''} a fine-tune on your digits: "
+                        "add --data DIR")
     overrides = {k: getattr(a, k) for k in TRAIN_FLAGS if getattr(a, k) is not None}
     if a.subset is not None:
         overrides["limit"] = a.subset
     if a.no_augment:
         overrides["augment"] = False
-    train(TrainConfig(**overrides), out=a.out, log=say(a))
+    train(TrainConfig.finetune(**overrides) if a.data else TrainConfig(**overrides), out=a.out, log=say(a))
     return EXIT_OK
 
 
@@ -93,8 +98,10 @@ def cmd_classify(a):
     if a.out:
         from .runtime.archive import read_archive
 
-        if a.save:
-            raise UserError("--out reads an archive into records; annotated copies (--save) are made without --out")
+        made = [f for f, on in (("--save", a.save), ("--save-crops", a.save_crops)) if on]
+        if made:
+            raise UserError(f"--out reads an archive into records; {' and '.join(made)} (files per image) "
+                            "are made without --out")
         return read_archive(sources, a.out, model=a.model, threshold=a.conf, device=a.device, threads=a.threads,
                             workers=a.workers, resume=a.resume, engine=a.engine, ray_address=a.ray_address,
                             quiet=a.quiet)
@@ -102,7 +109,7 @@ def cmd_classify(a):
     if given:
         raise UserError(f"{', '.join(given)} go{'es' if len(given) == 1 else ''} with --out (records to a file)")
     return classify(sources, model=a.model, fmt=a.format, save=a.save, threshold=a.conf, threads=a.threads,
-                    device=a.device, vid_stride=a.vid_stride, quiet=a.quiet)
+                    device=a.device, vid_stride=a.vid_stride, quiet=a.quiet, save_crops=a.save_crops)
 
 
 def cmd_live(a):
@@ -182,15 +189,19 @@ def build_parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".", parents=[common],
                               epilog=examples(*lines))
 
-    t = verb("train", "train SimpleCNN on MNIST and write the report",
+    t = verb("train", "train SimpleCNN on MNIST, or fine-tune it on your own digits (--data), and write the report",
              "digitedge train                                   # 30 epochs, ~9 min on 2 cores, >= 99.6 %",
              "digitedge train --epochs 5 --batch-size 256 --lr 3e-3 --seed 1",
              "digitedge train --subset 3000 --epochs 2 --scenes 0 # a smoke run on MNIST alone",
+             "digitedge train --data mydigits                   # fine-tune the shipped model on mydigits/<label>/*.png",
+             "digitedge train --data mydigits --data forms --weights runs/train/exp/best.pt --mix 5",
              "digitedge train --resume runs/train/exp3          # continue after Ctrl-C")
-    d = TrainConfig()  # stdlib only: the defaults shown are the ones training uses
-    t.add_argument("--epochs", type=whole(1, 1000), help=f"passes over the training split (default: {d.epochs})")
+    d, f = TrainConfig(), TrainConfig.finetune()  # stdlib only: the defaults shown are the ones training uses
+    t.add_argument("--epochs", type=whole(1, 1000), help=f"passes over the training split (default: {d.epochs}; with --data "
+                   f"{f.epochs}, each {FINETUNE_USER_PER_EPOCH} of your digits and --mix times as many MNIST images)")
     t.add_argument("--batch-size", type=whole(1, 8192), help=f"images per optimiser step (default: {d.batch_size})")
-    t.add_argument("--lr", type=number(0, 1, lo_open=True), help=f"peak learning rate, in (0, 1] (default: {d.lr:g})")
+    t.add_argument("--lr", type=number(0, 1, lo_open=True), help=f"peak learning rate, in (0, 1] (default: {d.lr:g}; "
+                   f"with --data {f.lr:g})")
     t.add_argument("--seed", type=whole(0, 2**32 - 1), help=f"random seed: the same seed repeats a run (default: {d.seed})")
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], help=f"PyTorch device (default: {d.device}: CUDA when present)")
     t.add_argument("--data-dir", help=DATA_HELP)
@@ -201,23 +212,37 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-augment", action="store_true", help="train on clean images only")
     t.add_argument("--scenes", type=whole(0, 1_000_000), metavar="N",
                    help=f"generated scenes whose digit-finder crops join training, 0 = MNIST only (default: {d.scenes}; "
-                        "the first run with a new finder spends minutes on them, then they are cached)")
+                        f"with --data {f.scenes}; the first run with a new finder spends minutes on them, then they are cached)")
     t.add_argument("--glyphs", type=whole(0, 1_000_000), metavar="N",
-                   help=f"stroke-drawn digits in styles MNIST lacks: flagged 1, crossed 7, ... (default: {d.glyphs})")
+                   help=f"stroke-drawn digits in styles MNIST lacks: flagged 1, crossed 7, ... (default: {d.glyphs}; "
+                        f"with --data {f.glyphs})")
     t.add_argument("--junk", type=whole(0, 1_000_000), metavar="N",
-                   help=f"letters and touching pairs the model learns to reject (default: {d.junk})")
+                   help=f"letters and touching pairs the model learns to reject (default: {d.junk}; with --data {f.junk})")
+    yours = t.add_argument_group("your own digits (a fine-tune)", "a labelled folder is DIR/<label>/*.png (labels 0-9, "
+                                 "and reject for what is not a digit) or DIR/labels.csv (file,label);\nan entry is a 28x28 "
+                                 "crop (as classify --save-crops writes them) or a photo of one digit")
+    yours.add_argument("--data", action="append", metavar="DIR", help="a labelled folder of your digits; repeat for more "
+                       "(default: none: MNIST training)")
+    yours.add_argument("--weights", metavar="MODEL", help="start from this checkpoint or digitedge fp32 .onnx (an .int8.onnx: "
+                       "its fp32 twin) (default: random; with --data the shipped model)")
+    yours.add_argument("--mix", type=number(0, 100), metavar="R", help=f"MNIST and extra images per one of your digits in "
+                       f"each epoch, so MNIST accuracy holds; 0 = yours alone (default: {d.mix:g})")
+    yours.add_argument("--holdout", type=number(0, 0.9), metavar="SHARE", help=f"share of your digits (per label) held out "
+                       f"for validation and the data_val/ report, in [0, 0.9] (default: {d.holdout:g})")
     t.set_defaults(func=cmd_train)
 
     e = verb("evaluate", "MNIST test accuracy and report for a .pt or .onnx, or the runtime on --real / --synth data",
              "digitedge evaluate                                 # the shipped int8 model",
              "digitedge evaluate runs/train/exp/best.pt --out runs/evaluate/best",
              "digitedge evaluate --real ../shared/realdigits      # photos, pages, USPS/Semeion/sklearn probes",
+             "digitedge evaluate runs/train/exp/best.int8.onnx --real mydigits   # your own digits, DIR/<label>/",
              "digitedge evaluate --synth 200                     # camera-style frames from MNIST test")
     e.add_argument("model", nargs="?", metavar="MODEL",
                    help="a checkpoint (.pt, told by its content) or an .onnx model (default: the shipped int8 model)")
     e.add_argument("--out", help="report folder (default: a new runs/evaluate/expN)")
     e.add_argument("--data-dir", help=DATA_HELP)
-    e.add_argument("--real", metavar="DIR", help="evaluate the runtime on a realdigits folder with labels.csv (default: off)")
+    e.add_argument("--real", metavar="DIR", help="evaluate the runtime on a folder with labels.csv (file,label), or on "
+                   "your own digits in DIR/<label>/ as train --data reads them (default: off)")
     e.add_argument("--synth", type=whole(1, 100_000), metavar="N",
                    help="evaluate the runtime on N camera-style frames from MNIST test (default: off)")
     e.set_defaults(func=cmd_evaluate)
@@ -244,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
              "digitedge classify photo.jpg scans/ 'pages/**/*.png' --save runs/annotated",
              "digitedge classify clip.mp4 --vid-stride 5 --format json   # every 5th frame, JSON Lines",
              "digitedge classify --samples --format json | jq .text",
+             "digitedge classify photos/ --save-crops mydigits --conf 0.2   # your digits by label, to correct",
              "digitedge classify scans/ list.txt --out results.jsonl     # all cores; add --resume after a stop",
              "digitedge classify /nfs/scans --out /nfs/results --engine ray --ray-address auto")
     c.add_argument("sources", nargs="*", metavar="SOURCE", help="image, folder (recursive), glob, video file, camera "
@@ -253,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=["table", "json"], default="table",
                    help="table: a line per image (a video: per change of text); json: JSON Lines, one per frame")
     c.add_argument("--save", metavar="DIR", help="write annotated copies (.jpg) and videos (.mp4) here (default: off)")
+    c.add_argument("--save-crops", metavar="DIR", help="write each digit read as a 28x28 crop into DIR/<label>/ (and "
+                   "DIR/crops.csv): correct them by moving files, then train --data DIR; a lower --conf keeps the "
+                   "digits the model was unsure of too (default: off)")
     c.add_argument("--conf", type=number(0, 1), help="reject digits below this confidence, in [0, 1] (default: 0.5)")
     c.add_argument("--vid-stride", type=whole(1, 10_000), default=1, metavar="N", help="read every Nth frame of a video")
     c.add_argument("--device", choices=DEVICES, default="cpu", help=DEVICE_HELP)

@@ -7,7 +7,7 @@ class DigitedgeError(Exception):
 
 
 class DataError(DigitedgeError):
-    """MNIST files missing, corrupt or truncated."""
+    """MNIST files missing, corrupt or truncated; a labelled folder of digits that cannot be used."""
 
 
 class CheckpointError(DigitedgeError):

@@ -10,7 +10,7 @@ import numpy as np
 
 from .imageio import as_image
 from .model import OnnxModel
-from .preprocess import find_digits
+from .preprocess import find_digits, mnist_crop
 from .split import split_region
 
 DEFAULT_THRESHOLD = 0.5  # below this top-1 probability a region is not reported as a digit
@@ -24,6 +24,7 @@ class Digit:
     box: tuple[int, int, int, int]  # (x, y, w, h) in the input image
     line: int = 0  # reading line, 0 = top
     top_k: list[tuple[int, float]] = field(default_factory=list)
+    crop: np.ndarray | None = field(default=None, repr=False, compare=False)  # the 28x28 crop the model read
 
     def to_dict(self) -> dict:
         return {"label": self.label, "confidence": round(self.confidence, 4), "box": [int(v) for v in self.box],
@@ -66,19 +67,23 @@ class DigitClassifier:
         probs = self.predict(np.stack([r.crop for r in regions]))
         digits = []
         for r, p in zip(regions, probs):
-            parts = [(r.box, p)]
+            parts = [(r.box, p, r.crop)]
             if p.max() < self.threshold and getattr(r, "strength", None) is not None:  # perhaps two touching digits
                 found = split_region(r.strength, self.predict, self.threshold)
                 if found:
                     x0, y0, s = r.box[0], r.box[1], r.scale
                     parts = [((x0 + int(x / s), y0 + int(y / s), max(1, round(q.shape[1] / s)),
-                               max(1, round(q.shape[0] / s))), pq) for x, y, q, pq in found]
-            for box, q in parts:
-                order = np.argsort(q)[::-1][:TOP_K]
-                if q[order[0]] >= self.threshold:
-                    digits.append(Digit(label=self.labels[order[0]], confidence=float(q[order[0]]), box=box,
-                                        line=r.line, top_k=[(self.labels[k], float(q[k])) for k in order]))
+                               max(1, round(q.shape[0] / s))), pq, mnist_crop(q)) for x, y, q, pq in found]
+            digits += [d for box, q, crop in parts if (d := self.digit(q, box, r.line, crop))]
         return renumber_lines(digits)
+
+    def digit(self, p: np.ndarray, box, line: int = 0, crop: np.ndarray | None = None) -> Digit | None:
+        """The digit one crop's probabilities name, or None below the threshold."""
+        order = np.argsort(p)[::-1][:TOP_K]
+        if p[order[0]] < self.threshold:
+            return None
+        return Digit(label=self.labels[order[0]], confidence=float(p[order[0]]), box=box, line=line,
+                     top_k=[(self.labels[k], float(p[k])) for k in order], crop=crop)
 
 
 def renumber_lines(digits: list[Digit]) -> list[Digit]:

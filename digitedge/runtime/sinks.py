@@ -10,11 +10,14 @@ summary). Files are written through `outputs` (temp file, free name, never throu
 - `SaveFolder`: `classify --save DIR`: an annotated copy of each image (DIR/name.jpg), an annotated video of each
   video, camera or stream (DIR/name.mp4).
 - `SaveVideo`: `live --save OUT.mp4`: one annotated video of the whole source.
+- `SaveCrops`: `classify --save-crops DIR`: each digit's 28x28 crop in DIR/<label>/, to correct and train on.
 The window is a sink too, in window.py.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import sys
@@ -23,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import OutputError
-from ..files import output_dir, shown
+from ..files import output_dir, shown, write_new
 from .capture import MAX_FPS
 from .frame import LIVE, STILL, Frame
 from .outputs import VideoSaver, check_video_name, save_image
@@ -228,3 +231,55 @@ class SaveFolder:
     def discard(self) -> None:
         if self.recording:
             self.recording[1].discard()
+
+
+class SaveCrops:
+    """`classify --save-crops DIR`: every digit read, as the 28x28 crop the model read (MNIST's format), in
+    DIR/<label>/ under its source's name and box (`<stem>_<x>_<y>_<w>_<h>.png`, a video frame's `<stem>_f<N>_...`),
+    and DIR/crops.csv listing them (file, label, confidence, source, frame, x, y, w, h). Moving a crop to the folder
+    of its true label (or to DIR/reject/, or deleting it) makes DIR a labelled folder for `train --data DIR`. Never
+    over a file; a crop that cannot be written is one line on stderr and the run goes on."""
+
+    wants_picture = False
+
+    def __init__(self, folder: str | os.PathLike, err=None):
+        self.folder, self.err = output_dir(folder, "--save-crops"), err or sys.stderr
+        self.rows: list[list] = []
+        self.folders: set[str] = set()
+        self.failed = 0
+        self.late_errors: list[str] = []
+
+    def write(self, result) -> None:
+        frame = result.frame
+        stem = Path(frame.path or frame.name).stem + (f"_f{frame.index}" if frame.moving else "")
+        for d in result.raw:  # this frame's own digits: the steadied ones of a video carry no crop
+            if d.crop is None:
+                continue
+            x, y, w, h = (int(v) for v in d.box)
+            try:
+                folder = self.folder / str(d.label)
+                if folder.name not in self.folders:
+                    output_dir(folder, "--save-crops")
+                    self.folders.add(folder.name)
+                saved = save_image(folder / f"{stem}_{x}_{y}_{w}_{h}.png", d.crop)
+            except OutputError as e:
+                self.failed += 1
+                print(f"{frame.name}: error: crop not saved: {e}", file=self.err)
+                continue
+            self.rows.append([shown(saved.relative_to(self.folder).as_posix()), d.label, round(d.confidence, 4),
+                              frame.name, frame.index, x, y, w, h])
+
+    def error(self, frame: Frame) -> None:
+        pass
+
+    def close(self) -> list[str]:
+        if not self.rows:
+            return [f"no crops saved to {shown(self.folder)} (no digit read)"]
+        text = io.StringIO()
+        csv.writer(text).writerows([["file", "label", "confidence", "source", "frame", "x", "y", "w", "h"]] + self.rows)
+        try:
+            listed = write_new(self.folder / "crops.csv", text.getvalue().encode()).name
+        except OutputError as e:
+            self.failed, self.late_errors, listed = self.failed + 1, [str(e)], "no list"
+        return [f"{len(self.rows)} crops saved to {shown(self.folder)}/<label>/ ({listed}); move each to its true "
+                "label's folder, then: digitedge train --data " + shown(self.folder)]

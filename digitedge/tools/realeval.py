@@ -2,8 +2,11 @@
 
 DIR holds a `labels.csv` (`file,label[,source,kind]`; a label with several lines is the text in reading order,
 lines joined by a newline), and any sub-folder with a `labels.csv` of its own is a further set, scored apart.
-Every file is read through the same runtime users call and scored per set, per kind (single, multi, scan,
-canvas, ...) and per source (a source is one writer or collection; judge by source, not by image):
+A folder of a user's own digits (`DIR/<label>/*.png`, as `classify --save-crops` writes it and `train --data` reads
+it; labels 0-9, or `reject` for what must be read as nothing) is one set too; its labels.csv may use `reject` as well.
+Every file is read through the same runtime users call (a 28x28 crop by the model alone: it is what the finder
+cut) and scored per set, per kind (single, multi, scan, canvas, ...) and per source (a source is one writer or
+collection; judge by source, not by image):
 
 - exact: the text read is the label;
 - digits: 1 - edit distance / label length, summed over the images (a missed, extra or wrong digit costs one);
@@ -29,10 +32,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import DigitedgeError, InputError
+from ..errors import DataError, DigitedgeError, InputError
 from ..files import output_dir, read_bytes, shown, write_new
 from ..runtime import DigitClassifier, ImageError, read_image, text_of
 from ..runtime.preprocess import mnist_crop
+from ..training.labelled import REJECT_NAME, labelled_rows, named, read_digits
 
 PROBE_UPSCALE = 64  # px: small scans are enlarged before the MNIST normalisation
 RELIABILITY_BINS = 10
@@ -130,6 +134,8 @@ def read_labels(folder: Path) -> list[dict]:
         label = row["label"].strip("\n")
         parent = Path(row["file"]).parent.name  # photos/..., pages/...: the folder is the kind
         kind = row.get("kind") or parent or ("single" if len(label) == 1 else "multi")
+        if label.strip().lower() == REJECT_NAME:  # a training folder's labels.csv: not a digit, to be read as nothing
+            label, kind = "", REJECT_NAME
         source = row.get("source") or Path(row["file"]).name.split("_")[0]
         rows.append(dict(file=row["file"], label=label, kind=kind, source=short_source(source)))
     return rows
@@ -140,15 +146,22 @@ def short_source(source: str) -> str:
     return source.removeprefix("github:").split(" ")[0].split("@")[0]
 
 
-def score_set(clf: DigitClassifier, folder: Path, log=print) -> dict:
-    """Read every file of one labels.csv; per kind and per source tallies, and the failures."""
-    rows = read_labels(folder)
+def score_set(clf: DigitClassifier, folder: Path, log=print, rows=None, skipped=None) -> dict:
+    """Read every file of one labels.csv (or of `rows`, a user's DIR/<label>/ folders); per kind and per source
+    tallies, and the failures. A file that cannot be read counts as a miss in a labels.csv set (the set is fixed),
+    and is skipped in a user's label folders (counted in one line with `skipped`, what the listing passed over, as
+    `train --data` does)."""
+    skip = rows is not None
+    rows = read_labels(folder) if rows is None else rows
     kinds, sources, whole = defaultdict(Tally), defaultdict(Tally), Tally()
-    failures, t0 = [], time.perf_counter()
+    failures, skipped, t0 = [], list(skipped or []), time.perf_counter()
     for row in rows:
         try:
-            digits = clf.classify(read_image(folder / row["file"]))
+            digits = read_digits(clf, read_image(folder / row["file"]))  # a 28x28 crop: the model alone
         except ImageError as e:
+            if skip:
+                skipped.append((row["file"], str(e)))
+                continue
             log(f"  {row['file']}: error: {e}")
             digits = []
         read = text_of(digits)
@@ -156,8 +169,12 @@ def score_set(clf: DigitClassifier, folder: Path, log=print) -> dict:
             tally.add(row["label"], digits, read)
         if read != row["label"]:
             failures.append({"file": row["file"], "label": row["label"], "read": read})
+    if skip and not whole.images:
+        raise DataError(f"{shown(folder)}: none of its {len(rows)} image file(s) could be used ({named(skipped)})")
+    if skipped:
+        log(f"{shown(folder)}: {len(skipped)} file(s) skipped ({named(skipped)})")
     seconds = (time.perf_counter() - t0) / max(len(rows), 1)
-    return {"kinds": {k: t.figures() for k, t in sorted(kinds.items())},
+    return {"skipped": len(skipped), "kinds": {k: t.figures() for k, t in sorted(kinds.items())},
             "sources": {f"{k} {s}": t.figures() for (k, s), t in sorted(sources.items())},
             "all": whole.figures(), "seconds_per_image": seconds, "failures": failures}
 
@@ -233,17 +250,17 @@ def evaluate_real(root, model=None, out=None, log=print) -> dict:
     root = Path(root)
     folders = [root] if (root / "labels.csv").is_file() else []
     folders += sorted(p for p in root.iterdir() if (p / "labels.csv").is_file()) if root.is_dir() else []
-    if not folders:
-        raise DigitedgeError(f"{root}: no labels.csv here or in a sub-folder; --real wants file,label[,source,kind]")
+    rows, passed = labelled_rows(root) if not folders else (None, [])  # DIR/<label>/*.png (issue 11): one set
+    folders = folders or [root]
     clf = DigitClassifier(model)
     results = {"model": str(clf.model.path), "threshold": clf.threshold, "sets": {}}
     log(f"{clf.model.path.name} at --conf {clf.threshold}; digits = 1 - edits/length; precision = right/reported; "
         "kept = right/true digits")
     for folder in folders:
         name = "." if folder == root else folder.name
-        results["sets"][name] = score_set(clf, folder, log)
+        results["sets"][name] = score_set(clf, folder, log, rows, passed)
         log_set(f"{root.name}/{name}" if name != "." else root.name, results["sets"][name], log)
-    results["probes"] = run_probes(clf, root, log)
+    results["probes"] = run_probes(clf, root, log) if rows is None else {}  # a user's label folders: no scans
     if out:
         saved = write_new(output_dir(out, "--out") / "real.json", (json.dumps(results, indent=2) + "\n").encode())
         log(f"Results saved to {saved}")

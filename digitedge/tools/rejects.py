@@ -87,7 +87,8 @@ def score(p: np.ndarray, labels: np.ndarray, reject_class: bool) -> dict:
 
 def compare(cfg: TrainConfig, log=print) -> dict:
     device = select_device(cfg.device)
-    x, y, _, _ = load_splits(cfg, log)
+    splits = load_splits(cfg, log)
+    x, y = splits.x, splits.y
     test = load_mnist("test", cfg.data_dir or None)
     held = harvest(TEST_SCENES, seed=cfg.seed + 1, data_dir=cfg.data_dir or None, split="test", workers=2, log=log)
     out = {}

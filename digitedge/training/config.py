@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 
 @dataclass
@@ -28,6 +28,15 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     bf16: bool = True  # bf16 autocast where the hardware has it (CUDA, CPUs with AVX512-BF16/AMX)
     data_dir: str = ""  # MNIST folder; empty = $DIGITEDGE_DATA or the user cache
+    data: list[str] = field(default_factory=list)  # labelled folders of the user's digits: a fine-tune (issue 11)
+    weights: str = ""  # start from these weights (.pt or digitedge fp32 .onnx); empty: random, or with `data` the shipped model
+    mix: float = 3.0  # fine-tune: MNIST and extra crops per user digit in each epoch, so MNIST accuracy holds
+    holdout: float = 0.2  # fine-tune: share of the user's digits (per label) held out for validation and the report
+
+    @classmethod
+    def finetune(cls, **overrides) -> "TrainConfig":
+        """The defaults of a fine-tune on the user's digits (`data`), overridden by `overrides`."""
+        return cls(**{**FINETUNE, **overrides})
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -36,3 +45,11 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+# A fine-tune starts from a trained model: a short run (each epoch is FINETUNE_USER_PER_EPOCH user digits, cycled, plus
+# `mix` times as many MNIST and extra crops) at a low peak rate, so the user's digits are learned and MNIST is kept.
+# The scene harvest is left out (it takes minutes the first time; --scenes N adds it); a few glyphs and junk crops
+# stay in the mix, so the styles MNIST lacks and the rejection of non-digits the model learned are rehearsed too.
+FINETUNE = dict(epochs=10, lr=5e-4, scenes=0, glyphs=2000, junk=2000)
+FINETUNE_USER_PER_EPOCH = 512

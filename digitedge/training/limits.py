@@ -28,6 +28,8 @@ RANGES = {
     "glyphs": (0, 1_000_000, False),
     "junk": (0, 1_000_000, False),
     "reject_weight": (0.0, 10.0, False),
+    "mix": (0.0, 100.0, False),  # 0: the user's digits alone (MNIST accuracy is then not kept)
+    "holdout": (0.0, 0.9, False),  # 0: every user digit trains, no validation report on them
 }
 WHOLE = {"epochs", "batch_size", "val_size", "limit", "seed", "scenes", "glyphs", "junk"}
 
@@ -43,5 +45,10 @@ def check_config(cfg) -> None:
         if not ok or isinstance(value, bool) or not math.isfinite(value) or not lo <= value <= hi or (lo_open and value == lo):
             raise DigitedgeError(f"{name} = {value!r}: allowed {'a whole number' if whole else 'a finite number'} "
                                  f"in {'(' if lo_open else '['}{lo:g}, {hi:g}]")
+    data = getattr(cfg, "data", [])
+    if not isinstance(data, list) or not all(isinstance(d, str) and d for d in data):
+        raise DigitedgeError(f"data = {data!r}: allowed a list of folder names")
+    if not isinstance(getattr(cfg, "weights", ""), str):
+        raise DigitedgeError(f"weights = {cfg.weights!r}: allowed a file name (or empty)")
     if cfg.limit + cfg.val_size > MNIST_TRAIN:
         raise DigitedgeError(f"limit ({cfg.limit}) + val_size ({cfg.val_size}) exceed the {MNIST_TRAIN} training images")
