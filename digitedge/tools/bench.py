@@ -590,14 +590,19 @@ def format_models(rows, s) -> str:
 
 
 def format_frames(rows) -> str:
-    out = ["End to end: a frame through the classify/live loop (pipeline.loop), 1 thread (ms per frame)",
-           f"{'frame':28} {'model':5} {'p50':>7} {'p90':>7} {'p99':>7} {'x':>5}  read / expected"]
+    out = ["End to end: a frame through the classify/live loop (pipeline.loop), 1 thread (ms per frame; lines "
+           "of a reading joined by /)",
+           f"{'frame':36} {'model':5} {'p50':>7} {'p90':>7} {'p99':>7} {'x':>5}  read / expected"]
+
+    def text(t):
+        return t.replace("\n", "/") if t else "-"
+
     for r in (r for r in rows if r["kind"] == "frame"):
         if r["skipped"]:
             out.append(f"skipped: {r['skipped']}")
             continue
-        out.append(f"{r['name']:28} {r['precision']:5} {_f(r['p50_ms'], '7.2f')} {_f(r['p90_ms'], '7.2f')} {_f(r['p99_ms'], '7.2f')} "
-                   f"{_f(r['ratio'], '5.2f')}  {r['read'] or '-'} / {r['expected']}")
+        out.append(f"{r['name']:36} {r['precision']:5} {_f(r['p50_ms'], '7.2f')} {_f(r['p90_ms'], '7.2f')} {_f(r['p99_ms'], '7.2f')} "
+                   f"{_f(r['ratio'], '5.2f')}  {text(r['read'])} / {text(r['expected'])}")
     return "\n".join(out)
 
 
