@@ -138,13 +138,19 @@ def alive(pid: int) -> bool:
 def test_stopped_at_a_random_point_then_resume_reads_every_input_exactly_once(archive, reference, tmp_path, sig):
     """kill -9 of the parent; SIGTERM to it; Ctrl-C in a terminal (SIGINT to the whole process group, workers too)."""
     out = tmp_path / "r.jsonl"
-    stop_at = random.Random().randint(1, len(reference) // 2)
+    stop_at = random.Random().randint(1, len(reference) // 3)
     argv = [sys.executable, "-m", "digitedge.cli", "classify", str(archive), "--out", str(out), "--workers", "2"]
     run = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 120
-    while (not out.exists() or out.read_bytes().count(b"\n") < stop_at) and time.monotonic() < deadline:
+
+    def written() -> int:
+        return out.read_bytes().count(b"\n") if out.exists() else 0
+
+    while written() < 1 and time.monotonic() < deadline:
         time.sleep(0.002)
-    workers = children(run.pid)
+    workers = children(run.pid)  # the workers, found once they read (scanning /proc takes longer than a chunk)
+    while written() < stop_at and time.monotonic() < deadline:
+        time.sleep(0.002)
     assert run.poll() is None and workers, "stopped while reading"
     if sig == signal.SIGINT:
         os.killpg(run.pid, sig)
