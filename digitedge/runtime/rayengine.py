@@ -36,6 +36,7 @@ from .pipeline import error_record
 from .sources import still
 
 BATCH_SIZE = 16  # images per actor call: the model already batches a page's crops; this only amortises the call
+WRITERS = 1  # write tasks at a time: appending lines is light next to reading the images
 ROWS_PER_FILE = 1000  # Ray buffers rows so a million images are a thousand files, not 60,000
 NOT_UTF8 = "Ray reads only file names that are UTF-8; rename it, or use --engine local"
 
@@ -148,14 +149,15 @@ def run_ray(todo: list[Item], folder, settings: Settings, workers: int | None, r
         totals.notes.append(f"Ray: {actors} actor{'s' if actors > 1 else ''} on {cpus} CPU{'s' if cpus > 1 else ''}, "
                             f"{'joined ' + ray_address if ray_address else 'local Ray started'} in "
                             f"{progress.elapsed():.1f} s")
-        ds = ray.data.read_binary_files(list(by_path), include_paths=True,
-                                        num_cpus=0)  # reading bytes is I/O: every CPU is left to the actors
+        # Reading bytes is I/O: every CPU is left to the actors, and the read tasks are as many as the actors
+        # (without a cap, CPU-free tasks start a worker process each: dozens on two cores, slower than one worker).
+        ds = ray.data.read_binary_files(list(by_path), include_paths=True, num_cpus=0, concurrency=actors)
         ds = ds.map_batches(DigitReader, fn_constructor_kwargs={"settings": settings, "items": by_path},
                             batch_size=BATCH_SIZE, batch_format="numpy", num_cpus=settings.threads,
                             # Ray >= 2.51 spells `concurrency=actors` so for a class-based UDF: a fixed actor pool
                             compute=ray.data.ActorPoolStrategy(size=actors))
         sink = record_files(str(folder.folder.resolve()), stem, folder.suffix, folder.parquet)
-        ds.write_datasink(sink, ray_remote_args={"num_cpus": 0})
+        ds.write_datasink(sink, ray_remote_args={"num_cpus": 0}, concurrency=WRITERS)
     finally:
         if started_here:
             ray.shutdown()
