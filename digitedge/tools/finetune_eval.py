@@ -98,7 +98,7 @@ def fine_tune(train_rows: list[dict], work: Path, data_dir, seed: int) -> dict:
 
 
 def measure(root, data_dir=None, folds: int = 2, seed: int = SEED, runs=None, log=print) -> dict:
-    root = Path(root)
+    root = Path(root).resolve()  # its files are listed in labels.csv files written elsewhere
     found = sources(root)
     shipped = DigitClassifier()
     log(f"{len(found)} sources of single digits with >= {MIN_IMAGES} images in {shown(root)}: "
