@@ -140,7 +140,10 @@ def test_stopped_at_a_random_point_then_resume_reads_every_input_exactly_once(ar
     out = tmp_path / "r.jsonl"
     stop_at = random.Random().randint(1, len(reference) // 3)
     argv = [sys.executable, "-m", "digitedge.cli", "classify", str(archive), "--out", str(out), "--workers", "2"]
-    run = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    # A terminal's Ctrl-C reaches a process that has SIGINT at its default; a test run started in the background
+    # of a non-interactive shell (a CI job) inherits it ignored, and Python keeps that: restore it for the run.
+    run = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
 
     def written() -> int:
