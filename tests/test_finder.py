@@ -84,6 +84,28 @@ def test_a_lone_stroke_is_no_rule():
     assert P.rules(mask, None, P.ink_map(seven, 161)) == []
 
 
+def test_a_column_of_digits_is_no_rule():
+    """Hough bridges gaps to follow a faint line (LINE_GAP_PX); lined-up 1s with gaps of over half a digit height
+    between them are no rule, while a rule broken only where pens crossed it (ink there too) still is one."""
+    img = paper(320, 120)
+    for y in range(10, 290, 35):
+        stroke_digit(img, 60, y, 20, thick=2)  # a column of 1s, ~23 px tall with their ends, 12 px apart
+    ink = P.ink_map(img, 161)
+    mask = P.ink_mask(ink)
+    assert len(P.find_lines(mask, P.LINE_MIN_PX)) >= 1, "Hough sees a line through them"
+    column = P.Line((60, 10, 60, 290), 280.0, 2.0, True)
+    assert 10 < P.longest_break(mask, column) <= P.LINE_GAP_PX + 2  # over half the height: no rule
+    assert P.rules(mask, 20, ink) == []
+    ruled = paper(120, 320)
+    cv2.line(ruled, (0, 60), (319, 60), 170, 1)
+    for x in range(20, 300, 40):
+        cv2.line(ruled, (x, 45), (x + 4, 75), 40, 3)  # pens crossing it
+    ink = P.ink_map(ruled, 161)
+    mask = P.ink_mask(ink)
+    rules = P.rules(mask, 30, ink)
+    assert len(rules) == 1 and P.longest_break(mask, rules[0]) <= 1
+
+
 def test_a_grid_is_wiped_and_a_stroke_crossing_it_kept():
     img = paper(160, 120)
     for v in range(10, 160, 30):
@@ -113,6 +135,11 @@ def test_printed_box_is_wiped_around_its_digit():
 def test_join_broken_and_split_touching():
     assert P.join_broken([[0, 0, 10, 10, 1], [2, 11, 8, 4, 2], [50, 0, 10, 10, 3]]) == \
         [[[0, 0, 10, 15], [1, 2]], [[50, 0, 10, 10], [3]]]
+    # a tall stray stroke beside a column of digits: each digit may join the stroke once the tower is no taller
+    # than 1.5x the stroke, but the column does not chain on through the merged box
+    column = [[10, 12 + 14 * i, 10, 10, i] for i in range(12)]
+    groups = P.join_broken(column + [[8, 0, 4, 60, 99]])
+    assert max(box[3] for box, _ in groups) <= P.JOIN_MAX_GROWTH * 60 and len(groups) > 2
     piece = np.zeros((40, 100), np.uint8)
     piece[:, 5:15] = piece[:, 40:50] = piece[:, 80:90] = 200
     piece[18:22, :] = 200  # a thin bridge: three sticks in a row
