@@ -75,6 +75,7 @@ GRID_THICKNESS = 1.5  # ... and none thicker than this x their median thickness 
 # -- printed boxes
 BOX_FILL = 0.9  # a hole filling this much of its rotated bounding rectangle is a printed box's cell
 BOX_MAX_ASPECT = 2.5  # a cell holds one digit: not much wider than tall
+FRAME_WRITTEN = 0.1  # x the frame's ink: a frame holds this much writing (a bold ring leaves crumbs)
 BOX_LINE = 0.05  # erase this much of the cell's size on each side of its outline (the printed line)
 # -- pieces (relative to the other pieces unless said)
 MIN_HEIGHT_PX = 6  # px in the working image: anything smaller is noise
@@ -307,8 +308,9 @@ def horizontal_lines(mask: np.ndarray, length: int) -> list:
 
 
 def ink_thickness(mask: np.ndarray, segment, reach: int) -> float:
-    """A low percentile, over the inked points of a segment, of the unbroken vertical ink through each point;
-    infinite when the segment is mostly not on ink (a chance alignment of strokes, not a line)."""
+    """A low percentile, over the inked points of a segment, of the unbroken vertical ink through each point
+    (up to `reach` px each way); infinite when the segment is mostly not on ink (a chance alignment of
+    strokes, not a line)."""
     x1, y1, x2, y2 = segment
     n = int(max(abs(x2 - x1), 1))
     xs = np.linspace(x1, x2, n).round().astype(int)
@@ -317,17 +319,41 @@ def ink_thickness(mask: np.ndarray, segment, reach: int) -> float:
     if on.mean() < LINE_COVER:
         return float("inf")
     xs, ys = xs[on], ys[on]
-    offsets = np.arange(1, reach + 1)
-    H = mask.shape[0]
-
-    def extent(direction):  # consecutive ink pixels from each point going up (-1) or down (+1)
-        rows = ys[None, :] + direction * offsets[:, None]
-        inside = (rows >= 0) & (rows < H)
-        ink = np.where(inside, mask[np.clip(rows, 0, H - 1), xs[None, :]], 0).astype(bool)
-        return np.cumprod(ink, axis=0).sum(0)
-
+    m = len(xs)
+    runs = ink_run(mask, np.tile(xs, 2), np.tile(ys, 2), np.repeat([-1, 1], m), reach)  # up, then down
     # A low percentile, not the median: digits written on a rule thicken it along much of its length.
-    return float(np.percentile(extent(-1) + extent(1) + 1, LINE_THICKNESS_PERCENTILE))
+    return low_percentile(runs[:m] + runs[m:] + 1, LINE_THICKNESS_PERCENTILE)
+
+
+def ink_run(mask: np.ndarray, xs: np.ndarray, ys: np.ndarray, step: np.ndarray, reach: int) -> np.ndarray:
+    """Consecutive ink pixels from each point (xs, ys) going up (step -1) or down (+1) its column, up to
+    `reach` (paper beyond the image). Most runs end within a line's thickness: they are followed a pixel at
+    a time, and the few left (strokes crossing the line) are measured at once."""
+    H, STEPWISE = mask.shape[0], 6  # px followed one at a time: more than most lines are thick
+    count = np.zeros(len(xs), int)
+    going = np.arange(len(xs))
+    for d in range(1, min(reach, STEPWISE) + 1):
+        rows = ys[going] + step[going] * d
+        inside = (rows >= 0) & (rows < H)
+        going, rows = going[inside], rows[inside]
+        going = going[mask[rows, xs[going]] > 0]
+        count[going] += 1
+        if not len(going):
+            return count
+    rows = ys[going] + step[going] * np.arange(STEPWISE + 1, reach + 1)[:, None]
+    column = mask[np.clip(rows, 0, H - 1), xs[going]] > 0
+    column[(rows < 0) | (rows >= H)] = False
+    count[going] += np.logical_and.accumulate(column, axis=0).sum(0)
+    return count
+
+
+def low_percentile(values: np.ndarray, q: float) -> float:
+    """np.percentile(values, q) (linear interpolation) by one partial sort."""
+    at = q / 100 * (len(values) - 1)
+    k = int(at)
+    part = np.partition(values, [k, min(k + 1, len(values) - 1)])
+    lo, hi, t = float(part[k]), float(part[min(k + 1, len(values) - 1)]), at - k
+    return lo + (hi - lo) * t if t < 0.5 else hi - (hi - lo) * (1 - t)
 
 
 def wipe_lines(mask: np.ndarray, lines: list[Line], ink: np.ndarray) -> np.ndarray:
@@ -471,32 +497,103 @@ def sheet_extent(gray: np.ndarray, ink: np.ndarray) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------- printed boxes
-def box_holes(mask: np.ndarray) -> list[np.ndarray]:
-    """Rectangular holes in the ink: the cells of printed boxes (single or a comb of shared edges).
-    A 0, 6, 8 or 9 has a hole too, but a round or pointed one: it fills far less of its bounding rectangle."""
+def box_holes(mask: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The cells of printed boxes (single or a comb of shared edges) and the pieces that may hold them:
+    (cells, framed). A cell is a rectangular hole in the ink. A 0, 6, 8 or 9 has a hole too, but a round
+    or pointed one: it fills far less of its bounding rectangle. A digit that touches its box dents the
+    cell, or cuts it in parts: `framed` are the outlines of the pieces with a hole of a cell's size that is
+    no clean cell, for `frame_runs` to tell."""
     contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if hierarchy is None:
-        return []
-    holes = []
+        return [], []
+    cells, framed = [], {}
     for contour, (_, _, _, parent) in zip(contours, hierarchy.reshape(-1, 4)):
         if parent < 0:
             continue  # an outer boundary, not a hole
         (_, _), (w, h), _ = cv2.minAreaRect(contour)
-        if min(w, h) < 3 * MIN_HEIGHT_PX or max(w, h) > BOX_MAX_ASPECT * min(w, h):
-            continue  # too small for a digit, or a strip between ruled lines
-        if cv2.contourArea(contour) >= BOX_FILL * w * h:
-            holes.append(contour)
-    return holes
+        if min(w, h) < 3 * MIN_HEIGHT_PX:
+            continue  # too small for a digit
+        if max(w, h) <= BOX_MAX_ASPECT * min(w, h) and cv2.contourArea(contour) >= BOX_FILL * w * h:
+            cells.append(contour)
+        elif max(w, h) <= 2 * BOX_MAX_ASPECT * min(w, h) and \
+                min(cv2.boundingRect(contours[parent])[2:]) <= 2 * max(w, h):
+            # a dented cell, or a part of one (at least half) a digit cut off, in a box or a comb one cell
+            # high (not the strips and cells of a ruled page or a grid)
+            framed[parent] = contours[parent]
+    return cells, list(framed.values())
 
 
 def wipe_frames(mask: np.ndarray) -> np.ndarray:
     """Erase printed box outlines around their cells (a digit inside, even one touching the box, keeps
-    all but the pixels on the line). Runs before the line wiping, which would open the cells."""
-    for hole in box_holes(mask):
+    all but the pixels on the line), and the frames of boxes whose digits touch them so that no clean cell
+    is left. Runs before the line wiping, which would open the cells."""
+    cells, framed = box_holes(mask)
+    for hole in cells:
         x, y, w, h = cv2.boundingRect(hole)
         band = max(2, int(round(BOX_LINE * min(w, h))))
         cv2.drawContours(mask, [hole], -1, 0, thickness=2 * band + 1)
+    for outline in framed:
+        x, y, w, h = cv2.boundingRect(outline)
+        piece = np.zeros((h, w), np.uint8)
+        cv2.drawContours(piece, [outline], -1, 1, thickness=cv2.FILLED, offset=(-x, -y))
+        piece &= mask[y:y + h, x:x + w] > 0
+        erase = frame_runs(piece)
+        if erase is not None:
+            mask[y:y + h, x:x + w][erase > 0] = 0
     return mask
+
+
+def frame_runs(piece: np.ndarray) -> np.ndarray | None:
+    """The pixels of `piece` on the sides of a printed frame (a box or a comb), or None when it is none.
+
+    Turned square to the piece, a frame's sides are its longest rows and columns: straight, thin-lined runs
+    of ink, at least two each way, that meet at the corners (a round 0's flattest stretches do not reach
+    its sides). The runs go, except where a stroke crosses them; what is written in the frame stays."""
+    angle = cv2.minAreaRect(cv2.findNonZero(piece))[2]
+    angle = (angle + 45) % 90 - 45  # the nearest way square (OpenCV's range differs between versions)
+    if abs(np.tan(np.radians(angle))) > GRID_MAX_TILT:
+        return None  # printed lines lie near the image axes
+    h, w = piece.shape
+    pad = int(np.ceil(0.5 * np.hypot(h, w) - 0.5 * min(h, w))) + 1
+    big = cv2.copyMakeBorder(piece, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    turn = cv2.getRotationMatrix2D((big.shape[1] / 2, big.shape[0] / 2), angle, 1.0)
+    square = cv2.warpAffine(big, turn, big.shape[::-1], flags=cv2.INTER_NEAREST)
+    # a line a pixel off square (rounding, a lens) steps between neighbouring rows: thicken across it
+    across = (cv2.dilate(square, np.ones((3, 1), np.uint8)), cv2.dilate(square, np.ones((1, 3), np.uint8)).T)
+    found = []  # per direction: the sides (first, last row) and each side's span (first, end column)
+    for grid in across:
+        start, length = longest_runs(grid > 0)
+        sides = bands(length >= BOX_FILL * length.max())
+        if length.max() < 3 * MIN_HEIGHT_PX or len(sides) < 2 or sides[-1][0] - sides[0][1] < 3 * MIN_HEIGHT_PX:
+            return None
+        found.append((sides, [(int(start[a:b + 1].min()), int((start + length)[a:b + 1].max())) for a, b in sides]))
+    erase = np.zeros_like(square)
+    for k, (sides, spans) in enumerate(found):
+        out, img = (erase, square) if k == 0 else (erase.T, square.T)  # views: columns are rows of the transpose
+        for (top, bottom), (lo, end) in zip(sides, spans):
+            above = img[top - 2, lo:end] > 0 if top >= 2 else np.zeros(end - lo, bool)
+            below = img[bottom + 2, lo:end] > 0 if bottom + 2 < img.shape[0] else np.zeros(end - lo, bool)
+            out[max(0, top - 1):bottom + 2, lo:end][:, ~(above & below)] = 1  # a crossing stroke goes on both sides
+    back = cv2.warpAffine(erase, turn, big.shape[::-1], flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+    back = cv2.dilate(back, np.ones((3, 3), np.uint8))[pad:pad + h, pad:pad + w] & piece
+    if np.count_nonzero(piece) - np.count_nonzero(back) < FRAME_WRITTEN * np.count_nonzero(back):
+        return None  # nothing written in it but crumbs: a bold 0 or O, not a frame
+    return back
+
+
+def longest_runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start, length) of the longest run of True in each row."""
+    idx = np.arange(rows.shape[1])
+    since = idx - np.maximum.accumulate(np.where(rows, -1, idx), axis=1)  # run length ending at each pixel
+    end = since.argmax(1)
+    length = since[np.arange(rows.shape[0]), end]
+    return end - length + 1, length
+
+
+def bands(flags: np.ndarray) -> list[tuple[int, int]]:
+    """[(first, last)] index of each run of True."""
+    edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
 
 
 # ---------------------------------------------------------------- pieces

@@ -12,6 +12,8 @@ Each kind draws what the camera-style scenes of `synth` lack, with synth's own i
 - slope:      a line of digits on a 15-40 degree slope, often under strong vignetting;
 - cheque:     small digits on a tinted, patterned security background in a tight field;
 - styles:     the handwriting styles MNIST lacks (`glyphs`): flagged 1, crossed 7, closed 4, looped 2, ...
+- boxes:      a form's or register's row of printed boxes (single or a comb) whose digits touch the box or
+              run onto its line, as written digits do when the box is small.
 
 Digits come from an MNIST split (test for evaluation, train for training) or, for a share of them, from the
 stroke-drawn `glyphs`. `stress_scenes(kind, n, seed)` is deterministic: scene i depends on (seed, kind, i).
@@ -30,7 +32,7 @@ from .glyphs import STYLES, glyph_image, glyph_mask
 from .synth import (Scene, _boxes, _camera_params, _colour, _ink_mask, _lighting, _noise_field, _paper,
                     _photometric, _pick_ink, _stamp, _text, _warp)
 
-STRESS_KINDS = ("canvas", "grid", "border", "desk", "pencil", "separators", "slope", "cheque", "styles")
+STRESS_KINDS = ("canvas", "grid", "border", "desk", "pencil", "separators", "slope", "cheque", "styles", "boxes")
 GLYPH_SHARE = 0.25  # share of digits drawn from glyphs rather than MNIST (styles: all of them)
 RARE_STYLES = {0: ["slashed"], 1: ["flag", "long_flag", "hooked", "flag_foot"], 2: ["looped", "flat_base"],
                3: ["flat_top"], 4: ["closed", "open"], 7: ["crossed", "serif"]}
@@ -56,6 +58,9 @@ DESK_DIGIT = (0.022, 0.05)  # digit height x frame height
 PENCIL_DENSITY = (0.45, 0.75)  # alpha of the graphite; its grey is close to the paper's
 PENCIL_CONTRAST = (45.0, 90.0)  # grey levels below the paper, before the density and the dim light
 SLOPE_DEG = (15.0, 40.0)
+BOX_PX = (28, 90)  # printed box height in a 640x480 frame
+BOX_TOUCH = 0.7  # share of the digits that touch or cross their box's line
+BOX_OVERRUN = (0.0, 0.12)  # ... by this x the box height (0: just touching)
 STRONG_VIGNETTE = (0.35, 0.7)
 
 
@@ -472,9 +477,44 @@ def render_styles(src: DigitSource, rng) -> Scene:
     return scene
 
 
+def render_boxes(src: DigitSource, rng) -> Scene:
+    w, h = 640, 480
+    k = int(rng.integers(2, 8))
+    box_h = rng.uniform(*BOX_PX)
+    box_w = box_h * rng.uniform(0.7, 1.0)
+    gap = 0.0 if rng.random() < 0.5 else rng.uniform(0.1, 0.5) * box_w  # a comb of shared edges, or boxes apart
+    box_w = min(box_w, (0.9 * w - gap * (k - 1)) / k)
+    total = k * box_w + gap * (k - 1)
+    x0, y0 = rng.uniform(0.05 * w, 0.95 * w - total), rng.uniform(0.15 * h, 0.85 * h - box_h)
+    albedo, labels_map = _paper(rng, (w, h)), np.zeros((h, w), np.uint16)
+    colour, thick = _colour(rng, synth.FORM_COLOURS + ((200, 120, 60), (60, 60, 190))).tolist(), int(rng.integers(1, 4))
+    ink, density, style = _pick_ink(rng)
+    imgs, labels = src.many(k)
+    for i, img in enumerate(imgs):
+        left, top = x0 + i * (box_w + gap), y0
+        cv2.rectangle(albedo, (round(left), round(top)), (round(left + box_w), round(top + box_h)), colour, thick, cv2.LINE_AA)
+        m = _ink_mask(img, box_h * rng.uniform(0.7, 0.95), rng, style, density)
+        m = m if m.shape[1] <= 0.9 * box_w else cv2.resize(m, (int(0.9 * box_w), m.shape[0]), interpolation=cv2.INTER_AREA)
+        x = left + (box_w - m.shape[1]) / 2 + rng.uniform(-0.3, 0.3) * (box_w - m.shape[1]) / 2
+        y = top + (box_h - m.shape[0]) / 2
+        if rng.random() < BOX_TOUCH:  # pushed onto one side of its box, up to over the line
+            side = int(rng.integers(4))
+            reach = rng.uniform(*BOX_OVERRUN) * box_h
+            if side == 0:
+                y = top - reach
+            elif side == 1:
+                y = top + box_h - m.shape[0] + reach
+            elif side == 2:
+                x = left - reach
+            else:
+                x = left + box_w - m.shape[1] + reach
+        _stamp(albedo, labels_map, m, round(x), round(y), ink, i)
+    return _shoot(albedo, labels_map, k, _text(labels), "boxes", rng, rng.uniform(0.3, 0.8))
+
+
 RENDERERS = {"canvas": render_canvas, "grid": render_grid, "border": render_border, "desk": render_desk,
              "pencil": render_pencil, "separators": render_separators, "slope": render_slope,
-             "cheque": render_cheque, "styles": render_styles}
+             "cheque": render_cheque, "styles": render_styles, "boxes": render_boxes}
 
 
 def stress_scene(kind: str, data, seed: int, i: int, glyph_share: float = GLYPH_SHARE) -> Scene:
