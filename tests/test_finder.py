@@ -132,6 +132,62 @@ def test_printed_box_is_wiped_around_its_digit():
     assert [c[2:4] for c in comps if c[3] > 20] and all(c[3] < 90 for c in comps), "only the 0 is left"
 
 
+def comb(img, x, y, cells, w, h, value=60, thick=2):
+    """A printed comb field: `cells` boxes of w x h sharing their sides."""
+    cv2.rectangle(img, (x, y), (x + cells * w, y + h), value, thick)
+    for i in range(1, cells):
+        cv2.line(img, (x + i * w, y), (x + i * w, y + h), value, thick)
+    return img
+
+
+def test_frame_whose_digits_touch_it_is_wiped_and_the_digits_stay():
+    """Digits that touch their comb (a 1 standing on the bottom line, a 7 hanging from the top one) leave no
+    clean cell: the frame is found by its straight sides, and only the digits are left."""
+    img = comb(paper(), 60, 60, 3, 60, 80)
+    stroke_digit(img, 90, 70, 72, kind="1")  # from 10 px below the top to the bottom line
+    stroke_digit(img, 150, 60, 60, kind="7")  # its bar on the top line
+    stroke_digit(img, 210, 75, 50, kind="0")  # clear of the lines
+    mask = P.ink_mask(P.ink_map(img, 161))
+    cells, framed = P.box_holes(mask)
+    assert [cv2.boundingRect(f)[2] >= 180 for f in framed].count(True) == 1, "the comb with two digits touching it"
+    labels, comps = P.components(P.wipe_frames(mask.copy()))
+    tall = sorted(c[:4] for c in comps if c[3] >= 30)
+    assert len(tall) == 3 and all(c[2] < 55 and c[3] < 90 for c in tall), f"the three digits alone: {tall}"
+    assert tall[0][2] <= 12 and tall[0][3] >= 72, "the 1 (its round cap crosses the bottom line) is whole"
+
+
+def test_bold_ring_and_slanted_square_are_no_frames():
+    """A 0 drawn as a bold, boxy ring has long straight rows and columns too, but nothing inside it is left
+    once they go (only crumbs); printed frames lie square to the image."""
+    ring = np.zeros((60, 70), np.uint8)
+    cv2.rectangle(ring, (5, 5), (64, 54), 1, 8)
+    assert P.frame_runs(ring) is None
+    tilted = np.zeros((120, 120), np.uint8)
+    corners = cv2.boxPoints(((60, 60), (70, 70), 30)).round().astype(np.int32)
+    cv2.polylines(tilted, [corners], True, 1, 2)
+    cv2.line(tilted, (60, 35), (60, 85), 1, 3)
+    assert P.frame_runs(tilted) is None
+    square = np.zeros((120, 120), np.uint8)
+    cv2.rectangle(square, (25, 25), (95, 95), 1, 2)
+    cv2.line(square, (60, 45), (60, 95), 1, 3)  # a 1 standing on the bottom side
+    erased = P.frame_runs(square)
+    assert erased is not None and erased[25, 25:96].all() and not erased[45:85, 59:62].any()
+
+
+def test_ink_thickness_is_the_thickness_of_the_line_under_the_writing():
+    """A 3 px rule with strokes crossing a third of it: the low percentile of the vertical runs is the rule's."""
+    mask = np.zeros((80, 200), np.uint8)
+    mask[40:43, 10:190] = 1
+    for x in range(20, 80, 6):
+        mask[20:60, x:x + 2] = 1  # crossing strokes
+    assert P.ink_thickness(mask, (10, 41, 189, 41), 30) == 3
+    assert P.ink_thickness(mask, (10, 10, 189, 10), 30) == float("inf"), "not on ink: no line"
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 5, 40):
+        v = rng.integers(0, 20, n)
+        assert P.low_percentile(v, 25) == np.percentile(v, 25)
+
+
 def test_join_broken_and_split_touching():
     assert P.join_broken([[0, 0, 10, 10, 1], [2, 11, 8, 4, 2], [50, 0, 10, 10, 3]]) == \
         [[[0, 0, 10, 15], [1, 2]], [[50, 0, 10, 10], [3]]]

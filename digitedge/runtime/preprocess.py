@@ -564,6 +564,8 @@ def frame_runs(piece: np.ndarray) -> np.ndarray | None:
     for grid in across:
         start, length = longest_runs(grid > 0)
         sides = bands(length >= BOX_FILL * length.max())
+        widths = [b - a + 1 for a, b in sides]
+        sides = [ab for ab, wd in zip(sides, widths) if wd <= GRID_THICKNESS * np.median(widths) + 1]  # not a pen stroke
         if length.max() < 3 * MIN_HEIGHT_PX or len(sides) < 2 or sides[-1][0] - sides[0][1] < 3 * MIN_HEIGHT_PX:
             return None
         found.append((sides, [(int(start[a:b + 1].min()), int((start + length)[a:b + 1].max())) for a, b in sides]))
