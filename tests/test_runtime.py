@@ -215,17 +215,32 @@ def test_classify_bad_model_is_one_line(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr and "not a loadable ONNX model" in r.stderr
 
 
-def test_shipped_samples_are_read(clf):
-    """The README's quick start: every shipped single-digit, row and blank sample reads exactly."""
+SAMPLE_GAPS = {  # sample -> what this release reads instead (strict: the day it reads right, this fails)
+    "notebook_page.jpg": "one 7 of 32 digits lost (under --conf)",
+}
+
+
+def shipped_sample_rows():
     import csv
 
     from digitedge.runtime.model import shipped_samples
 
     samples = shipped_samples()
-    rows = list(csv.DictReader(open(samples / "labels.csv", newline="")))
-    for row in rows:
-        if row["file"].startswith(("digit_", "number_row", "blank")):
-            assert text_of(clf.classify(read_image(samples / row["file"]))) == row["text"], row["file"]
+    return [(samples / row["file"], row["text"]) for row in csv.DictReader(open(samples / "labels.csv", newline=""))]
+
+
+@pytest.mark.parametrize("path,text", [pytest.param(*r, id=r[0].name) for r in shipped_sample_rows()
+                                       if r[0].name not in SAMPLE_GAPS])
+def test_shipped_samples_are_read(clf, path, text):
+    """The README's quick start: every shipped sample reads exactly (the gaps below apart)."""
+    assert text_of(clf.classify(read_image(path))) == text
+
+
+@pytest.mark.parametrize("path,text", [pytest.param(*r, id=r[0].name) for r in shipped_sample_rows()
+                                       if r[0].name in SAMPLE_GAPS])
+@pytest.mark.xfail(strict=True, reason="a known misreading of this release (SAMPLE_GAPS)")
+def test_shipped_sample_gaps(clf, path, text):
+    assert text_of(clf.classify(read_image(path))) == text
 
 
 def test_synthetic_camera_frames(clf, mnist_dir):

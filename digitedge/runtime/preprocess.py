@@ -329,10 +329,10 @@ def ink_run(mask: np.ndarray, xs: np.ndarray, ys: np.ndarray, step: np.ndarray, 
     """Consecutive ink pixels from each point (xs, ys) going up (step -1) or down (+1) its column, up to
     `reach` (paper beyond the image). Most runs end within a line's thickness: they are followed a pixel at
     a time, and the few left (strokes crossing the line) are measured at once."""
-    H, STEPWISE = mask.shape[0], 6  # px followed one at a time: more than most lines are thick
+    H, stepwise = mask.shape[0], 6  # px followed one at a time: more than most lines are thick
     count = np.zeros(len(xs), int)
     going = np.arange(len(xs))
-    for d in range(1, min(reach, STEPWISE) + 1):
+    for d in range(1, min(reach, stepwise) + 1):
         rows = ys[going] + step[going] * d
         inside = (rows >= 0) & (rows < H)
         going, rows = going[inside], rows[inside]
@@ -340,7 +340,7 @@ def ink_run(mask: np.ndarray, xs: np.ndarray, ys: np.ndarray, step: np.ndarray, 
         count[going] += 1
         if not len(going):
             return count
-    rows = ys[going] + step[going] * np.arange(STEPWISE + 1, reach + 1)[:, None]
+    rows = ys[going] + step[going] * np.arange(stepwise + 1, reach + 1)[:, None]
     column = mask[np.clip(rows, 0, H - 1), xs[going]] > 0
     column[(rows < 0) | (rows >= H)] = False
     count[going] += np.logical_and.accumulate(column, axis=0).sum(0)
@@ -546,9 +546,10 @@ def wipe_frames(mask: np.ndarray) -> np.ndarray:
 def frame_runs(piece: np.ndarray) -> np.ndarray | None:
     """The pixels of `piece` on the sides of a printed frame (a box or a comb), or None when it is none.
 
-    Turned square to the piece, a frame's sides are its longest rows and columns: straight, thin-lined runs
-    of ink, at least two each way, that meet at the corners (a round 0's flattest stretches do not reach
-    its sides). The runs go, except where a stroke crosses them; what is written in the frame stays."""
+    Turned square to the piece, a frame's sides are its longest rows and columns: straight runs of ink, at
+    least two each way, none much thicker than the others (a pen stroke as long as the cell is) and with
+    writing left inside once they go (a bold, boxy 0 leaves only crumbs). The runs go, except where a stroke
+    crosses them; what is written in the frame stays."""
     angle = cv2.minAreaRect(cv2.findNonZero(piece))[2]
     angle = (angle + 45) % 90 - 45  # the nearest way square (OpenCV's range differs between versions)
     if abs(np.tan(np.radians(angle))) > GRID_MAX_TILT:
