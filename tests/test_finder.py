@@ -162,6 +162,7 @@ def test_bold_ring_and_slanted_square_are_no_frames():
     ring = np.zeros((60, 70), np.uint8)
     cv2.rectangle(ring, (5, 5), (64, 54), 1, 8)
     assert P.frame_runs(ring) is None
+    assert P.frame_runs(np.zeros((40, 40), np.uint8)) is None
     tilted = np.zeros((120, 120), np.uint8)
     corners = cv2.boxPoints(((60, 60), (70, 70), 30)).round().astype(np.int32)
     cv2.polylines(tilted, [corners], True, 1, 2)

@@ -550,7 +550,10 @@ def frame_runs(piece: np.ndarray) -> np.ndarray | None:
     least two each way, none much thicker than the others (a pen stroke as long as the cell is) and with
     writing left inside once they go (a bold, boxy 0 leaves only crumbs). The runs go, except where a stroke
     crosses them; what is written in the frame stays."""
-    angle = cv2.minAreaRect(cv2.findNonZero(piece))[2]
+    points = cv2.findNonZero(piece)
+    if points is None:
+        return None  # nothing left of it (a clean cell's wipe took it)
+    angle = cv2.minAreaRect(points)[2]
     angle = (angle + 45) % 90 - 45  # the nearest way square (OpenCV's range differs between versions)
     if abs(np.tan(np.radians(angle))) > GRID_MAX_TILT:
         return None  # printed lines lie near the image axes
