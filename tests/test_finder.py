@@ -205,6 +205,27 @@ def test_join_broken_and_split_touching():
     assert len(out) == 2 and all(b[2] <= 1.8 * b[3] for b, _ in out)
 
 
+def test_a_number_inside_an_outline_is_not_joined_to_it():
+    """A ledger column cut from a scan: the page's edge, the column's rule and the stubs of the row rules join
+    into one sparse outline around the number; the number stays apart from it (it is no piece of it)."""
+    img = paper(240, 140)
+    cv2.line(img, (20, 0), (20, 239), 80, 2)  # the page's edge
+    cv2.line(img, (130, 0), (130, 239), 80, 2)  # the column's rule
+    cv2.line(img, (20, 4), (130, 4), 80, 2)  # the top rule, joining them
+    stroke_digit(img, 60, 100, 40, kind="7")
+    stroke_digit(img, 95, 100, 40, kind="0")
+    mask = P.ink_mask(P.ink_map(img, 71))
+    labels, comps = P.components(mask)
+    groups = P.join_broken(comps)
+    outline = [g for g in groups if g[0][3] > 200]
+    assert len(outline) == 1 and len(outline[0][1]) == 1, "the outline joins nothing"
+    assert sum(1 for box, _ in groups if 30 <= box[3] <= 50) == 2, "the 7 and the 0 are pieces of their own"
+    # without the ink area (boxes alone) the outline swallows both, as before
+    assert len(P.join_broken([c[:5] for c in comps])) == 1
+    # a dense piece keeps the part of its digit that lies inside its box (a 2's base broken off)
+    assert len(P.join_broken([[0, 0, 30, 40, 1, 500], [5, 32, 22, 8, 2, 60]])) == 1
+
+
 def test_select_pieces_drops_lines_specks_fragments_and_broken_margins():
     def s(w, h):  # a hollow piece, like a stroke's outline (a solid blob is dropped as one)
         piece = np.full((h, w), 100, np.uint8)

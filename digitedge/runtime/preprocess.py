@@ -425,10 +425,10 @@ def free_height(mask: np.ndarray, lines: list[Line], ink: np.ndarray, erase: boo
     labels, comps = components(mask)
     if erase:  # pieces with no pixel outside the bands are a line's own ends and burrs
         outside = np.bincount(labels[(near == 0) & (mask > 0)], minlength=len(comps) + 1)
-        excluded = {i for *_, i in comps if not outside[i]}
+        excluded = {c[4] for c in comps if not outside[c[4]]}
     else:
         excluded = set(np.unique(labels[(near > 0) & (mask > 0)]).tolist())
-    sizes = [(h, w * h) for x, y, w, h, i in comps
+    sizes = [(h, w * h) for x, y, w, h, i, _ in comps
              if i not in excluded and h >= MIN_HEIGHT_PX and THIN * h <= w <= MAX_ASPECT * h
              and sharp_outline(labels[y:y + h, x:x + w] == i, edge_strength(ink, (x, y, w, h)))]
     return ink_weighted_median(*zip(*sizes)) if sizes else None
@@ -604,10 +604,10 @@ def bands(flags: np.ndarray) -> list[tuple[int, int]]:
 
 # ---------------------------------------------------------------- pieces
 def components(mask: np.ndarray) -> tuple[np.ndarray, list[list[int]]]:
-    """[x, y, w, h, label] per connected component."""
+    """[x, y, w, h, label, area] per connected component."""
     # Grana's block-based labelling: same labels, ~2.5x faster with statistics than the default here.
     n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
-    return labels, [[*stats[i, :4], i] for i in range(1, n)]
+    return labels, [[*stats[i, :4], i, stats[i, 4]] for i in range(1, n)]
 
 
 def join_broken(boxes: list[list]) -> list[list]:
@@ -615,29 +615,41 @@ def join_broken(boxes: list[list]) -> list[list]:
     horizontally, close vertically, and not much taller together than either. Returns [[box, ids], ...].
     Pieces are swept left to right, so only neighbours in x are compared (a page of a thousand digits stays
     fast); a merged box is compared again until nothing changes. Gaps and growth are measured against the
-    tallest piece of each group, not its merged box: a column of digits does not chain into one tower."""
-    groups = [[list(b[:4]), [b[4]], b[3]] for b in boxes]
+    tallest piece of each group, not its merged box: a column of digits does not chain into one tower.
+    `boxes`: [x, y, w, h, label(, area)]; with the ink area, a piece inside an outline (a page's edge and
+    rules, a frame) stays apart from it."""
+    groups = [[list(b[:4]), [b[4]], b[3], b[5] if len(b) > 5 else None] for b in boxes]
     merged = True
     while merged:
         merged = False
         groups.sort(key=lambda g: g[0][0])
         out: list[list] = []
         active: list[list] = []  # groups whose right edge is still right of the sweep
-        for box, ids, tallest in groups:
+        for box, ids, tallest, area in groups:
             active = [g for g in active if g[0][0] + g[0][2] > box[0]]
             for other in active:
-                if stacked(other[0], box, max(other[2], tallest)):
+                if stacked(other[0], box, max(other[2], tallest)) and not inside_outline(other[0], other[3], box) \
+                        and not inside_outline(box, area, other[0]):
                     ox, oy, ow, oh = other[0]
                     x0, y0 = min(ox, box[0]), min(oy, box[1])
                     x1, y1 = max(ox + ow, box[0] + box[2]), max(oy + oh, box[1] + box[3])
-                    other[:] = [x0, y0, x1 - x0, y1 - y0], other[1] + ids, max(other[2], tallest)
+                    both = None if area is None or other[3] is None else area + other[3]
+                    other[:] = [x0, y0, x1 - x0, y1 - y0], other[1] + ids, max(other[2], tallest), both
                     merged = True
                     break
             else:
-                out.append([box, ids, tallest])
+                out.append([box, ids, tallest, area])
                 active.append(out[-1])
         groups = out
-    return [[box, ids] for box, ids, _ in groups]
+    return [[box, ids] for box, ids, *_ in groups]
+
+
+def inside_outline(outer, outer_area: int | None, inner) -> bool:
+    """`inner` lies within the box `outer`, which is much taller and inked over less than OUTLINE_FILL of it
+    (`outer_area` px of ink; None: unknown): something written inside an outline, not a piece of its digit."""
+    (ox, oy, ow, oh), (x, y, w, h) = outer, inner
+    return (outer_area is not None and outer_area < OUTLINE_FILL * ow * oh and oh > JOIN_MAX_GROWTH * h
+            and ox <= x and x + w <= ox + ow and oy <= y and y + h <= oy + oh)
 
 
 def stacked(a, b, tallest: float | None = None) -> bool:
