@@ -229,17 +229,11 @@ def shipped_sample_rows():
     return [(samples / row["file"], row["text"]) for row in csv.DictReader(open(samples / "labels.csv", newline=""))]
 
 
-@pytest.mark.parametrize("path,text", [pytest.param(*r, id=r[0].name) for r in shipped_sample_rows()
-                                       if r[0].name not in SAMPLE_GAPS])
+@pytest.mark.parametrize("path,text", [
+    pytest.param(*r, id=r[0].name, marks=[pytest.mark.xfail(strict=True, reason=SAMPLE_GAPS[r[0].name])]
+                 if r[0].name in SAMPLE_GAPS else []) for r in shipped_sample_rows()])
 def test_shipped_samples_are_read(clf, path, text):
-    """The README's quick start: every shipped sample reads exactly (the gaps below apart)."""
-    assert text_of(clf.classify(read_image(path))) == text
-
-
-@pytest.mark.parametrize("path,text", [pytest.param(*r, id=r[0].name) for r in shipped_sample_rows()
-                                       if r[0].name in SAMPLE_GAPS])
-@pytest.mark.xfail(strict=True, reason="a known misreading of this release (SAMPLE_GAPS)")
-def test_shipped_sample_gaps(clf, path, text):
+    """The README's quick start: every shipped sample reads exactly (SAMPLE_GAPS: strict xfails)."""
     assert text_of(clf.classify(read_image(path))) == text
 
 
