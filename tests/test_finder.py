@@ -42,6 +42,27 @@ def test_ground_keeps_a_bold_stroke_whole():
     assert (ink[60:190, 150:170] > 100).all(), "the middle of a marker stroke is ink, not ground"
 
 
+def test_polarity_of_a_small_sheet_on_a_dark_desk_and_of_a_board_in_a_light_room():
+    """A small sheet on a dark, streaked desk is the light tail against a desk-wide median, but its ink is dark;
+    chalk on a board in a light room, and bold white strokes on black, are light ink."""
+    rng = np.random.default_rng(0)
+    streaks = 25 * np.sin(np.arange(640) / 3.0)[None, :]  # wood grain: light and dark streaks across it
+    desk = np.clip(20 + rng.normal(0, 6, (480, 640)) + streaks, 0, 255).astype(np.uint8)
+    desk[130:350, 210:430] = 215  # the sheet: under half the frame each way, dense writing on it
+    for x in range(225, 405, 30):
+        stroke_digit(desk, x, 160, 40, value=40, thick=3)
+        stroke_digit(desk, x + 5, 240, 40, value=40, thick=3, kind="0")
+    assert not P.light_on_dark(desk)
+    room = np.full((480, 640), 215, np.uint8)
+    room[60:420, 80:560] = 45  # a board filling most of the frame, the wall around it
+    for x in range(140, 520, 60):
+        stroke_digit(room, x, 150, 90, value=220, thick=5, kind="7")
+    assert P.light_on_dark(room)
+    canvas = np.zeros((280, 280), np.uint8)
+    stroke_digit(canvas, 140, 30, 220, value=255, thick=35, kind="0")  # a bold brush 0 (a quarter of the canvas)
+    assert P.light_on_dark(canvas)
+
+
 def test_continued_padding_runs_a_gradient_on():
     ramp = np.tile(np.arange(100, 140, dtype=np.uint8), (20, 1))
     padded = P.continued(ramp, 5)

@@ -24,7 +24,7 @@ GOALS = {
     "canvas": ("exact", 0.85),  # 1. long straight strokes of drawn digits wiped as rules (0.81 / 0.88)
     "grid": ("digits", 0.80),  # 2. graph-paper pieces at a tight crop's edge read as digits (0.63 / 0.88)
     "border": ("digits", 0.85),  # 3. a digit touching the image border dropped or cut (0.75 / 0.94)
-    "desk": ("digits", 0.80),  # 4. a sheet on a desk, a scan's dark margin: merged into one region (0.64 / 0.85)
+    "desk": ("digits", 0.85),  # 4. a sheet on a desk, a scan's dark margin: merged into one region (0.64 / 0.93)
     "pencil": ("digits", 0.85),  # 5. faint thin pencil on unevenly lit grey paper: nothing found (0.67 / 0.93)
     "separators": ("exact", 0.55),  # 6. separators read as digits, a digit split in two (0.44 / 0.63)
     "slope": ("exact", 0.75),  # 7. a steep line cut in two, vignetting adding digits (0.69 / 0.81)

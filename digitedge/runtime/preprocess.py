@@ -154,7 +154,8 @@ def light_on_dark(gray: np.ndarray) -> bool:
     """Polarity: the paper is the majority and the ink a sparse tail, darker than the paper, lighter on a
     board or in a white-on-black drawing. Light ink must show both against the global median and against a
     coarse local one: a dark desk, shadow or scanner margin can be most of a photo of dark ink on paper, and
-    then the paper is the bright tail globally but not locally.
+    then the paper is the bright tail globally but not locally; and when the sheet is small, even locally
+    (`ink_on_bright_ground` then tells).
 
     (A top-hat/black-hat comparison is fooled by paper enclosed in the loops of thin dark strokes.)"""
     lo, med, hi = quantiles(gray[::STATS_STRIDE, ::STATS_STRIDE], (INK_TAIL / 100, 0.5, 1 - INK_TAIL / 100))
@@ -166,7 +167,30 @@ def light_on_dark(gray: np.ndarray) -> bool:
     sample = gray[::STATS_STRIDE, ::STATS_STRIDE].astype(np.int16)
     local = cv2.resize(local, (sample.shape[1], sample.shape[0]), interpolation=cv2.INTER_LINEAR).astype(np.int16)
     lo, hi = quantiles(sample - local, (INK_TAIL / 100, 1 - INK_TAIL / 100))
-    return hi > -lo
+    return hi > -lo and not ink_on_bright_ground(small)
+
+
+def ink_on_bright_ground(small: np.ndarray) -> bool:
+    """Two grounds, each wider than the polarity window (a sheet on a dark desk, a board in a light room), and
+    the ink stands out more as dark marks on the bright one than as light marks on the dark one. A small sheet
+    on a dark desk is the light tail against a desk-wide median; strokes, however bold, are no ground."""
+    lo, hi = quantiles(small, (0.05, 0.95))
+    if hi - lo < SHEET_CONTRAST:
+        return False
+    window = odd(min(small.shape) * POLARITY_WINDOW)
+    fill, wide = (cv2.getStructuringElement(cv2.MORPH_RECT, (n, n)) for n in (odd(window * BG_CLOSE_FRAC), window))
+
+    def ground_of(mask: np.ndarray) -> np.ndarray:  # the marks on it filled in, where it is wider than the window
+        return cv2.morphologyEx(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, fill), cv2.MORPH_OPEN, wide) > 0
+
+    bright = (small > (lo + hi) / 2).astype(np.uint8)
+    sheet, desk = ground_of(bright), ground_of(1 - bright)
+    sheet, desk = sheet & ~desk, desk & ~sheet  # dense writing fills in as either: it is neither ground
+    if not sheet.any() or not desk.any():
+        return False
+    darkest, paper = quantiles(small[sheet], (INK_TAIL / 100, 0.5))
+    board, lightest = quantiles(small[desk], (0.5, 1 - INK_TAIL / 100))
+    return paper - darkest > lightest - board
 
 
 def ground(gray: np.ndarray, kernel: int) -> np.ndarray:
