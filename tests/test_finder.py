@@ -264,6 +264,89 @@ def test_select_pieces_drops_lines_specks_fragments_and_broken_margins():
     assert kept == [(100, 100, 30, 50), (150, 100, 30, 48), (200, 100, 32, 52)]
 
 
+def test_a_short_thin_piece_is_no_one():
+    """A 1 is about as tall as the digits beside it; a thin upright piece at half their height is a sliver
+    of a rule or a page edge, or a comma."""
+    def s(w, h):  # hollow, like a stroke's outline (a solid blob is dropped as one)
+        piece = np.full((h, w), 100, np.uint8)
+        piece[2:-2, 2:-2] = 0 if w > 8 else 100
+        return piece
+
+    shape = (200, 300)
+    digits = [((100, 80, 30, 50), s(30, 50)), ((140, 80, 30, 50), s(30, 50))]
+    one = ((180, 82, 6, 48), s(6, 48))
+    sliver = ((250, 90, 4, 30), s(4, 30))  # 0.6 of the digits' height: above MIN_HEIGHT_REL, below SHORT_ONE
+    kept = [b for b, _ in P.select_pieces(digits + [one, sliver], shape)]
+    assert kept == [b for b, _ in digits] + [one[0]]
+    assert P.MIN_HEIGHT_REL < 30 / 50 < P.SHORT_ONE
+
+
+def underlined(img, digits, x, y, h, gap, drop):
+    """Stroke digits side by side from (x, y), `h` tall, with a pen stroke under them `drop` px below their
+    feet (< 0: crossing them)."""
+    xs = [x + i * gap for i in range(len(digits))]
+    for cx, kind in zip(xs, digits):
+        stroke_digit(img, cx, y, h, kind=kind, thick=4)
+    cv2.line(img, (x - h // 2, y + h + drop), (xs[-1] + h // 2, y + h + drop + 3), 30, 4)
+    return img
+
+
+def test_an_underline_is_taken_from_under_its_digits():
+    """A number underlined with one stroke is one piece; without the stroke it is its digits. A bar through
+    the digits (a 4's, a 7's) or the foot of a single digit stays."""
+    for drop in (2, 0, -3):  # under the feet, touching them, crossing them
+        img = underlined(paper(160, 320), "707", 100, 40, 60, 55, drop)
+        mask = P.ink_mask(P.ink_map(img, 121))
+        _, comps = P.components(mask)
+        assert len([c for c in comps if c[3] > 30]) == 1, "the stroke ties the number into one piece"
+        regions = P.find_digits(img)  # far too wide for one digit: the finder lifts the stroke at once
+        assert len(regions) == 3 and all(50 <= r.box[3] <= 70 for r in regions), (drop, [r.box for r in regions])
+    # a 2 with a long base, alone: its foot is no underline
+    two = paper(160, 200)
+    cv2.ellipse(two, (100, 60), (25, 22), 0, 180, 360, 30, 4)
+    cv2.line(two, (125, 60), (75, 110), 30, 4)
+    cv2.line(two, (75, 110), (140, 110), 30, 4)
+    assert P.underlined((P.ink_mask(P.ink_map(two, 121)) * 255)[30:116, 70:146]) is None
+    # two sticks standing on a bar that runs through them, not under them (a 4's bar)
+    bar = np.zeros((60, 60), np.uint8)
+    bar[:, 10:14] = bar[:, 40:44] = 200
+    bar[40:44, 5:55] = 200
+    assert P.underlined(bar) is None
+    # a U: its sides splay out past the ends of its foot
+    u = np.zeros((60, 60), np.uint8)
+    cv2.ellipse(u, (30, 20), (26, 34), 0, 0, 180, 200, 5)
+    assert P.underlined(u) is None
+    # two sticks on a stroke: two parts, the stroke gone
+    sticks = np.zeros((60, 60), np.uint8)
+    sticks[:48, 15:19] = sticks[:48, 40:44] = 200
+    sticks[50:54, 5:58] = 200
+    parts = P.underlined(sticks)
+    assert [(x, y, p.shape) for x, y, p in parts] == [(15, 0, (48, 4)), (40, 0, (48, 4))]
+
+
+def test_split_region_lifts_an_underline_the_model_reads_apart():
+    """Two 0s on one stroke, not wide enough for the finder to cut: the model reads neither the whole nor its
+    column halves (each keeps a piece of the stroke), and reads both 0s once the stroke is gone."""
+    piece = np.zeros((52, 60), np.uint8)
+    cv2.circle(piece, (14, 28), 12, 200, 4)
+    cv2.circle(piece, (46, 28), 12, 200, 4)
+    cv2.line(piece, (0, 45), (59, 46), 200, 4)  # touching their feet
+
+    def predict(crops):  # a stand-in model: a round crop is a confident 0, anything else is unsure
+        out = np.full((len(crops), 10), 0.1)
+        for i, c in enumerate(crops):
+            ys, xs = np.nonzero(c > 50)
+            if abs(np.ptp(xs) - np.ptp(ys)) <= 3:
+                out[i] = 0.01
+                out[i, 0] = 0.91
+        return out
+
+    assert predict(P.mnist_crop(piece)[None])[0].max() < 0.5
+    found = S.split_region(piece, predict, 0.5)
+    assert found is not None and len(found) == 2 and all(p.argmax() == 0 for *_, p in found)
+    assert all(q.shape[0] < 35 for _, _, q, _ in found), "the stroke is no part of either 0"
+
+
 def test_digit_scale_ignores_specks_and_a_page_outline():
     shape = (400, 600)
     pieces = [((100, 100, 20, 30), np.ones((30, 20))), ((130, 100, 20, 32), np.ones((32, 20)))]

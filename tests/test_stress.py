@@ -30,12 +30,14 @@ GOALS = {
     "slope": ("exact", 0.75),  # 7. a steep line cut in two, vignetting adding digits (0.69 / 0.81)
     "styles": ("digits", 0.95),  # 9. flagged 1s, crossed 7s, closed 4s, looped 2s misread (0.88 / 1.00)
     "boxes": ("digits", 0.55),  # 8. digits touching their printed boxes merged with them (0.32 / 0.65)
+    "cheque": ("digits", 0.93),  # 8. small digits on a patterned, tinted field, slivers of its frame (0.923 / 0.936)
 }
 # Known gaps, strict: each fails the day its gap closes, and the kind moves to GOALS.
-# - cheque (8): small digits on a patterned, tinted field. The first release reads more of their digits (0.92 /
-#   0.90; whole fields 0.63 / 0.69), and real scans stay far below the goal (README, Results).
 # - boxes (8): past the first release (GOALS), but far from the goal for scans (0.85 of digits).
-KNOWN_GAPS = {"cheque": ("digits", 0.90), "boxes": ("digits", 0.85)}
+# - underline (seen on the real register scans): a number with a stroke drawn under it. The first release, which
+#   wiped every long straight stroke, reads more of it (0.90 of digits); the last release read 0.47 (the stroke
+#   tied the digits into one piece), this one 0.82.
+KNOWN_GAPS = {"boxes": ("digits", 0.85), "underline": ("digits", 0.90)}
 
 
 def read_kind(kind, reader, mnist_dir) -> dict:

@@ -16,8 +16,8 @@ the digits around it — so they hold for a 28 px crop and a 12 MP page alike:
 3. threshold above the noise floor, with hysteresis (faint pencil held by its darker parts); printed boxes
    removed (rectangular holes); straight thin lines removed when they are several digits long (rules,
    grids, margins, page edges) — a 2's base or a 7's bar is never that long;
-4. pieces: broken strokes joined, specks, lines and cut-off neighbours dropped by size against the others,
-   touching digits split where they are far too wide for one;
+4. pieces: broken strokes joined, specks, lines, slivers and cut-off neighbours dropped by size against the
+   others, touching digits split where they are far too wide for one (a stroke under them taken away first);
 5. again at a scale where digits are about `DIGIT_HEIGHT` px tall, with the ground and lines measured in
    digit heights;
 6. reading order: lines grown left to right along their own slope; digits on a steep line turned upright;
@@ -91,8 +91,16 @@ MAX_FILL = 0.8  # solid blobs are not strokes (when wider than half their height
 JOIN_OVERLAP = 0.5  # join two pieces overlapping this much horizontally ...
 JOIN_GAP = 0.25  # ... and this close vertically (x the taller): a broken stroke ...
 JOIN_MAX_GROWTH = 1.5  # ... unless together they are much taller than either: digits on two lines
-SPLIT_ASPECT = 1.8  # wider than this x height: touching digits, cut at the thinnest column
+SPLIT_ASPECT = 1.8  # wider than this x height: touching digits, cut at the thinnest column (or lifted off a
+#                     stroke drawn under them:)
+UNDERLINE_SPAN = 0.6  # a near-flat stroke across this share of a region's width, under the rest of its ink ...
+UNDERLINE_STEP_PX = 2  # ... whose rows may step this many px up or down along it (a gentle slope) ...
+UNDERLINE_BELOW = 0.05  # ... with at most this share of the other ink below its middle
+DIGIT_PART = 0.5  # what stands on it: digits at least this x the tallest (the rest: a full stop, specks) ...
+UNDERLINE_REACH = 0.1  # ... from whose outer edges the stroke stops no farther than this x their height
 FRAGMENT = 0.6  # a piece cut by the image border and shorter than this x the median: a cut-off neighbour
+SHORT_ONE = 0.7  # a thin upright piece shorter than this x the median: a sliver of a rule or edge, a comma; a 1 is
+#                  as tall as the digits around it
 LINE_TOLERANCE = 0.8  # a digit joins a line whose course passes within this x its height of its centre
 LINE_GAP_WEIGHT = 0.1  # between two such lines, prefer the nearer one (per digit height of gap)
 LINE_SLOPE_DIGITS = 4  # the line's course follows its last few digits
@@ -695,13 +703,46 @@ def keep_region(box, mask_piece: np.ndarray, min_height: int = MIN_HEIGHT_PX) ->
     return not (mask_piece.mean() > MAX_FILL and w > 0.5 * h)
 
 
+def underlined(strength: np.ndarray):
+    """[(x offset, y offset, tight piece)] of the digits standing on a stroke drawn under them, left to right;
+    None when there is no such stroke or fewer than two digits stand on it."""
+    h, w = strength.shape
+    ink = (strength > 0).astype(np.uint8)
+    level = cv2.dilate(ink, np.ones((2 * UNDERLINE_STEP_PX + 1, 1), np.uint8))  # a slope's steps, levelled
+    run = np.ones((1, odd(UNDERLINE_SPAN * w)), np.uint8)  # (outside the piece is paper, not ink)
+    stroke = cv2.morphologyEx(level, cv2.MORPH_OPEN, run, borderType=cv2.BORDER_CONSTANT, borderValue=0) & ink
+    if not stroke.any():
+        return None
+    rest = ink & ~cv2.dilate(stroke, np.ones((3, 3), np.uint8))
+    if not rest.any() or (np.nonzero(rest)[0] > np.flatnonzero(stroke.any(1)).mean()).mean() > UNDERLINE_BELOW:
+        return None  # nothing above it, or a bar through the digits (a 4's, a 7's), not under them
+    labels, comps = components(rest)
+    groups = join_broken(comps)
+    tallest = max(b[3] for b, _ in groups)
+    digits = sorted(((b, ids) for b, ids in groups if b[3] >= DIGIT_PART * tallest), key=lambda g: g[0][0])
+    if len(digits) < 2:
+        return None
+    xs, reach = np.flatnonzero(stroke.any(0)), UNDERLINE_REACH * tallest
+    (left, *_), (x, _, w, _) = digits[0][0], digits[-1][0]
+    if xs[0] > left + reach or xs[-1] < x + w - reach:
+        return None  # not under them all: a 0's or a U's foot, between sides that splay out past its ends
+    return [(x, y, np.where(np.isin(labels[y:y + bh, x:x + bw], ids), strength[y:y + bh, x:x + bw], 0))
+            for (x, y, bw, bh), ids in digits]
+
+
 def split_touching(box, piece: np.ndarray, out: list) -> None:
-    """Cut a far too wide region at its thinnest column near the middle, recursively."""
+    """Cut a far too wide region at its thinnest column near the middle (or take the stroke from under an
+    underlined number), recursively."""
     x, y, w, h = box
     if max(w, h) < SCOUT_HEIGHT_PX:
         return
     if w <= SPLIT_ASPECT * h or w < 2 * MIN_HEIGHT_PX:
         out.append((box, piece))
+        return
+    lifted = underlined(piece)
+    if lifted:  # a number underlined: its digits stand apart once the stroke is gone
+        for dx, dy, part in lifted:
+            split_touching((x + dx, y + dy, part.shape[1], part.shape[0]), part, out)
         return
     cols = (piece > 0).sum(0)
     lo, hi = int(w * 0.3), int(w * 0.7)
@@ -781,8 +822,12 @@ def select_pieces(candidates: list, shape, min_height: int = MIN_HEIGHT_PX) -> l
     pieces = [(b, s) for b, s in pieces if not (thin(b) and max(b[2], b[3]) > LINE_VS_MEDIAN * median_h)]
     broken = broken_vertical_line([b for b, _ in pieces], median_h)
     pieces = [p for i, p in enumerate(pieces) if i not in broken]
-    return [(b, s) for b, s in pieces
-            if b[3] >= (FRAGMENT if on_border(b) else MIN_HEIGHT_REL) * median_h]
+
+    def least(box):  # x the median height
+        floor = FRAGMENT if on_border(box) else MIN_HEIGHT_REL
+        return max(floor, SHORT_ONE) if box[2] < THIN * box[3] else floor
+
+    return [(b, s) for b, s in pieces if b[3] >= least(b) * median_h]
 
 
 def digit_scale(pieces: list, shape) -> float:

@@ -4,13 +4,15 @@ The finder cuts only regions far too wide for one digit. A pair written close en
 "35", a 1 leaning on a 5) is often no wider than a wide 0; shape cannot tell them apart, the model can: it
 was trained to reject merged pairs, and it reads the halves of a true pair confidently. So a wide region the
 model does not read as one digit is cut at its thinnest columns, and kept cut where both halves read well.
+A number underlined with one pen stroke is one region too: the stroke is taken away first, and the digits
+above it are kept apart where each reads well (the finder does so at once where the region is far too wide).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .preprocess import mnist_crop
+from .preprocess import mnist_crop, underlined
 
 TRY_ASPECT = 0.8  # regions at least this wide (x their height) may be two digits
 CUTS = 3  # candidate cuts: the columns with the least ink in the middle of the region
@@ -46,22 +48,38 @@ def halves(strength: np.ndarray, cut: int):
 
 
 def split_region(strength: np.ndarray, predict, threshold: float, depth: int = MAX_PARTS - 1):
-    """[(x, y, piece, probabilities)] of the digits in a piece the model does not read as one: of the cuts
-    whose halves each read at `threshold` or better (a half that does not is split again the same way),
-    the one whose weakest digit reads best. None when no cut reads as digits."""
-    if depth < 1 or strength.shape[1] < TRY_ASPECT * strength.shape[0]:
+    """[(x, y, piece, probabilities)] of the digits in a piece the model does not read as one: the digits
+    standing on a stroke drawn under them, if each reads at `threshold` or better; else, of the cuts whose
+    halves each read so (a half that does not is split again the same way), the one whose weakest digit
+    reads best. None when neither reads as digits."""
+    if depth < 1:
+        return None
+    lifted = underlined(strength)
+    found = read_parts(lifted, predict, threshold, depth) if lifted else None
+    if found and min(float(p.max()) for *_, p in found) >= threshold:
+        return found
+    if strength.shape[1] < TRY_ASPECT * strength.shape[0]:
         return None
     best, best_score = None, threshold
     for cut in cut_candidates(strength):
         parts = halves(strength, cut)
-        crops = [mnist_crop(p) for _, _, p in parts]
-        if len(parts) != 2 or any(c is None for c in crops):
+        found = read_parts(parts, predict, threshold, depth) if len(parts) == 2 else None
+        if not found:
             continue
-        found = []
-        for (x, y, piece), p in zip(parts, predict(np.stack(crops))):
-            deeper = None if p.max() >= threshold else split_region(piece, predict, threshold, depth - 1)
-            found += [(x + dx, y + dy, q, pq) for dx, dy, q, pq in deeper] if deeper else [(x, y, piece, p)]
         score = min(float(p.max()) for *_, p in found)
         if score >= best_score and len(found) <= depth + 1:
             best, best_score = found, score
     return best
+
+
+def read_parts(parts, predict, threshold: float, depth: int):
+    """[(x, y, piece, probabilities)] of `parts` [(x, y, piece)], each part read below `threshold` split
+    again (one level deeper); None when a part has no ink left."""
+    crops = [mnist_crop(p) for _, _, p in parts]
+    if any(c is None for c in crops):
+        return None
+    found = []
+    for (x, y, piece), p in zip(parts, predict(np.stack(crops))):
+        deeper = None if p.max() >= threshold else split_region(piece, predict, threshold, depth - 1)
+        found += [(x + dx, y + dy, q, pq) for dx, dy, q, pq in deeper] if deeper else [(x, y, piece, p)]
+    return found

@@ -13,7 +13,9 @@ Each kind draws what the camera-style scenes of `synth` lack, with synth's own i
 - cheque:     small digits on a tinted, patterned security background in a tight field;
 - styles:     the handwriting styles MNIST lacks (`glyphs`): flagged 1, crossed 7, closed 4, looped 2, ...
 - boxes:      a form's or register's row of printed boxes (single or a comb) whose digits touch the box or
-              run onto its line, as written digits do when the box is small.
+              run onto its line, as written digits do when the box is small;
+- underline:  a number in a register or an amount field with a pen stroke drawn under it, touching or crossing
+              its digits' feet, which ties them into one piece.
 
 Digits come from an MNIST split (test for evaluation, train for training) or, for a share of them, from the
 stroke-drawn `glyphs`. `stress_scenes(kind, n, seed)` is deterministic: scene i depends on (seed, kind, i).
@@ -32,7 +34,8 @@ from .glyphs import STYLES, glyph_image, glyph_mask
 from .synth import (Scene, _boxes, _camera_params, _colour, _ink_mask, _lighting, _noise_field, _paper,
                     _photometric, _pick_ink, _stamp, _text, _warp)
 
-STRESS_KINDS = ("canvas", "grid", "border", "desk", "pencil", "separators", "slope", "cheque", "styles", "boxes")
+STRESS_KINDS = ("canvas", "grid", "border", "desk", "pencil", "separators", "slope", "cheque", "styles", "boxes",
+                "underline")
 GLYPH_SHARE = 0.25  # share of digits drawn from glyphs rather than MNIST (styles: all of them)
 RARE_STYLES = {0: ["slashed"], 1: ["flag", "long_flag", "hooked", "flag_foot"], 2: ["looped", "flat_base"],
                3: ["flat_top"], 4: ["closed", "open"], 7: ["crossed", "serif"]}
@@ -62,6 +65,10 @@ BOX_PX = (28, 90)  # printed box height in a 640x480 frame
 BOX_TOUCH = 0.7  # share of the digits that touch or cross their box's line
 BOX_OVERRUN = (0.0, 0.12)  # ... by this x the box height (0: just touching)
 STRONG_VIGNETTE = (0.35, 0.7)
+# underline
+UNDERLINE_DIGIT_PX = (24, 64)
+UNDERLINE_PATTERNS = ("2", "2", "3", "3", "4", "2.", "3.")
+UNDERLINE_DROP = (-0.1, 0.08)  # the stroke's height against the digits' feet, x digit height (< 0: crossing them)
 
 
 class DigitSource:
@@ -512,9 +519,38 @@ def render_boxes(src: DigitSource, rng) -> Scene:
     return _shoot(albedo, labels_map, k, _text(labels), "boxes", rng, rng.uniform(0.3, 0.8))
 
 
+def render_underline(src: DigitSource, rng) -> Scene:
+    digit_px = rng.uniform(*UNDERLINE_DIGIT_PX)
+    pattern = UNDERLINE_PATTERNS[rng.integers(len(UNDERLINE_PATTERNS))]
+    ink, density, style = _pick_ink(rng)
+    stroke = max(1.5, rng.uniform(0.06, 0.12) * digit_px)
+    tokens = _tokens_line(src, rng, digit_px, pattern, style, density, stroke)
+    width = sum(m.shape[1] for m, _, _ in tokens) + 0.3 * digit_px * len(tokens)
+    w, h = int(width + rng.uniform(1.0, 3.0) * digit_px), int(digit_px * rng.uniform(2.2, 4.5))
+    albedo, labels_map = _paper(rng, (w, h)), np.zeros((h, w), np.uint16)
+    if rng.random() < 0.5:  # the register's printed column rules
+        colour = _colour(rng, ((60, 60, 60), (120, 80, 40), (150, 150, 150))).tolist()
+        for x in (int(rng.uniform(0.0, 0.05) * w), int(rng.uniform(0.95, 1.0) * w) - 1):
+            cv2.line(albedo, (x, 0), (x, h), colour, int(rng.integers(1, 3)))
+    top = (h - digit_px) / 2 + rng.uniform(-0.15, 0.15) * digit_px
+    x0 = rng.uniform(0.2, 0.8) * (w - width)
+    n = _layout(albedo, labels_map, tokens, x0, top, digit_px, rng, ink)
+    # The stroke: from about the first digit's left to past the last, nearly flat, slightly bowed.
+    left, right = x0 - rng.uniform(0.0, 0.3) * digit_px, x0 + width + rng.uniform(-0.3, 0.4) * digit_px
+    y = top + digit_px + rng.uniform(*UNDERLINE_DROP) * digit_px
+    xs = np.linspace(left, right, 12)
+    t = np.linspace(-1, 1, 12)
+    ys = y + rng.uniform(-0.05, 0.05) * (xs - left) + rng.uniform(-0.06, 0.06) * digit_px * (1 - t * t)
+    line = np.zeros((h, w), np.float32)
+    cv2.polylines(line, [np.round(np.stack([xs, ys], 1)).astype(np.int32)], False, 1.0, max(1, round(stroke)), cv2.LINE_AA)
+    _stamp_mark(albedo, line * density, 0, 0, ink)
+    text = _text([lab for _, lab, _ in tokens if lab is not None])
+    return _shoot(albedo, labels_map, n, text, "underline", rng, rng.uniform(0.2, 0.6), warp=False)
+
+
 RENDERERS = {"canvas": render_canvas, "grid": render_grid, "border": render_border, "desk": render_desk,
              "pencil": render_pencil, "separators": render_separators, "slope": render_slope,
-             "cheque": render_cheque, "styles": render_styles, "boxes": render_boxes}
+             "cheque": render_cheque, "styles": render_styles, "boxes": render_boxes, "underline": render_underline}
 
 
 def stress_scene(kind: str, data, seed: int, i: int, glyph_share: float = GLYPH_SHARE) -> Scene:
