@@ -264,9 +264,10 @@ def test_select_pieces_drops_lines_specks_fragments_and_broken_margins():
     assert kept == [(100, 100, 30, 50), (150, 100, 30, 48), (200, 100, 32, 52)]
 
 
-def test_a_short_thin_piece_is_no_one():
-    """A 1 is about as tall as the digits beside it; a thin upright piece at half their height is a sliver
-    of a rule or a page edge, or a comma."""
+def test_thin_pieces_that_are_no_ones():
+    """A 1 is about as tall as the digits beside it: a thin upright piece at half their height is a sliver
+    of a rule or a page edge, or a comma, and one running from the frame's top to its bottom, clearly taller
+    than them, is a rule across the frame."""
     def s(w, h):  # hollow, like a stroke's outline (a solid blob is dropped as one)
         piece = np.full((h, w), 100, np.uint8)
         piece[2:-2, 2:-2] = 0 if w > 8 else 100
@@ -279,6 +280,12 @@ def test_a_short_thin_piece_is_no_one():
     kept = [b for b, _ in P.select_pieces(digits + [one, sliver], shape)]
     assert kept == [b for b, _ in digits] + [one[0]]
     assert P.MIN_HEIGHT_REL < 30 / 50 < P.SHORT_ONE
+    digits = [((100, 20, 30, 50), s(30, 50)), ((140, 20, 30, 50), s(30, 50))]
+    rule = ((20, 0, 4, 85), s(4, 85))  # top to bottom of an 85 px crop, 1.7 digits tall
+    tall_one = ((220, 1, 6, 83), s(6, 83))  # as tall, but inside the frame
+    kept = [b for b, _ in P.select_pieces(digits + [rule, tall_one], (85, 300))]
+    assert kept == [b for b, _ in digits] + [tall_one[0]]
+    assert P.CROSSING_VS_MEDIAN < 83 / 50 < 85 / 50 < P.LINE_VS_MEDIAN
 
 
 def underlined(img, digits, x, y, h, gap, drop):

@@ -80,7 +80,8 @@ BOX_LINE = 0.05  # erase this much of the cell's size on each side of its outlin
 # -- pieces (relative to the other pieces unless said)
 MIN_HEIGHT_PX = 6  # px in the working image: anything smaller is noise
 MIN_HEIGHT_REL = 0.35  # shorter than this x the median digit height: a speck, a dot, a crumb
-LINE_VS_MEDIAN = 2.5  # a thin piece this many median digit heights long is a line
+LINE_VS_MEDIAN = 2.5  # a thin piece this many median digit heights long is a line ...
+CROSSING_VS_MEDIAN = 1.5  # ... or this many, when it runs from one border of the frame to the other
 THIN = 0.25  # width / height below this (or the reverse) is a thin piece
 CUT_GAP = 0.5  # thin pieces this close (x their height) end to end ...
 CUT_SPAN = 2.0  # ... spanning this many digit heights are one line that broke up
@@ -819,7 +820,15 @@ def select_pieces(candidates: list, shape, min_height: int = MIN_HEIGHT_PX) -> l
     median_h = digit_scale(pieces, shape)
     # Long thin pieces many digits tall are margin lines and box edges (a '1' is one digit tall), and so
     # are thin pieces stacked end to end in a column: a faint margin line that broke up.
-    pieces = [(b, s) for b, s in pieces if not (thin(b) and max(b[2], b[3]) > LINE_VS_MEDIAN * median_h)]
+    # A thin piece from one border of the frame to the other is a line across it, once it is clearly taller
+    # than the digits (a column's rule beside the number cut from a register).
+    def crossing(box):
+        x, y, w, h = box
+        return (y == 0 and y + h == H and h > CROSSING_VS_MEDIAN * median_h) or \
+            (x == 0 and x + w == W and w > CROSSING_VS_MEDIAN * median_h)
+
+    pieces = [(b, s) for b, s in pieces if not (thin(b) and (max(b[2], b[3]) > LINE_VS_MEDIAN * median_h
+                                                               or crossing(b)))]
     broken = broken_vertical_line([b for b, _ in pieces], median_h)
     pieces = [p for i, p in enumerate(pieces) if i not in broken]
 
