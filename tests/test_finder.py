@@ -354,6 +354,23 @@ def test_split_region_lifts_an_underline_the_model_reads_apart():
     assert all(q.shape[0] < 35 for _, _, q, _ in found), "the stroke is no part of either 0"
 
 
+def test_a_hairline_beside_the_writing_is_no_one():
+    """A thin upright piece drawn far finer than the writing around it is a printed rule's sliver; a 1 drawn
+    with the same pen as its neighbours stays, and so does a lone hairline 1 (nothing to compare it with)."""
+    def ring(w, h, t):
+        piece = np.zeros((h, w), np.uint8)
+        cv2.ellipse(piece, (w // 2, h // 2), (w // 2 - t, h // 2 - t), 0, 0, 360, 150, t)
+        return piece
+
+    def bar(w, h):
+        return np.full((h, w), 150, np.uint8)
+
+    digits = [((10, 10, 30, 48), ring(30, 48, 4)), ((50, 10, 30, 48), ring(30, 48, 4))]
+    one, hairline = ((90, 10, 5, 48), bar(5, 48)), ((120, 12, 1, 44), bar(1, 44))
+    assert [b for b, _ in P.drop_hairlines(digits + [one, hairline])] == [b for b, _ in digits] + [one[0]]
+    assert len(P.drop_hairlines([hairline])) == 1
+
+
 def test_digit_scale_ignores_specks_and_a_page_outline():
     shape = (400, 600)
     pieces = [((100, 100, 20, 30), np.ones((30, 20))), ((130, 100, 20, 32), np.ones((32, 20)))]

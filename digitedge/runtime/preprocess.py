@@ -82,6 +82,8 @@ MIN_HEIGHT_PX = 6  # px in the working image: anything smaller is noise
 MIN_HEIGHT_REL = 0.35  # shorter than this x the median digit height: a speck, a dot, a crumb
 LINE_VS_MEDIAN = 2.5  # a thin piece this many median digit heights long is a line ...
 CROSSING_VS_MEDIAN = 1.5  # ... or this many, when it runs from one border of the frame to the other
+HAIRLINE = 0.45  # a thin upright piece whose stroke is finer than this x the writing's is no 1 (a rule's sliver)
+WRITING_SAMPLE = 7  # the writing's stroke: of this many pieces at most (the inkiest)
 THIN = 0.25  # width / height below this (or the reverse) is a thin piece
 CUT_GAP = 0.5  # thin pieces this close (x their height) end to end ...
 CUT_SPAN = 2.0  # ... spanning this many digit heights are one line that broke up
@@ -836,7 +838,23 @@ def select_pieces(candidates: list, shape, min_height: int = MIN_HEIGHT_PX) -> l
         floor = FRAGMENT if on_border(box) else MIN_HEIGHT_REL
         return max(floor, SHORT_ONE) if box[2] < THIN * box[3] else floor
 
-    return [(b, s) for b, s in pieces if b[3] >= least(b) * median_h]
+    pieces = [(b, s) for b, s in pieces if b[3] >= least(b) * median_h]
+    return drop_hairlines(pieces)
+
+
+def drop_hairlines(pieces: list) -> list:
+    """Without the thin upright pieces whose stroke is far finer than the writing's (the ink-weighted median
+    stroke of the other pieces, the WRITING_SAMPLE inkiest of them): a printed rule's or a page edge's
+    sliver, not a 1 by the same pen."""
+    ones = [i for i, (b, _) in enumerate(pieces) if b[2] < THIN * b[3]]
+    if not ones or len(ones) == len(pieces):
+        return pieces
+    masks = {i: (s > 0).astype(np.uint8) for i, (_, s) in enumerate(pieces)}
+    ink = {i: int(m.sum()) for i, m in masks.items()}
+    others = sorted((i for i in masks if i not in ones), key=lambda i: -ink[i])[:WRITING_SAMPLE]
+    writing = ink_weighted_median([stroke_width(masks[i]) for i in others], [ink[i] for i in others])
+    thin = {i for i in ones if stroke_width(masks[i]) < HAIRLINE * writing}
+    return [p for i, p in enumerate(pieces) if i not in thin]
 
 
 def digit_scale(pieces: list, shape) -> float:
