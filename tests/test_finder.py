@@ -348,10 +348,13 @@ def test_split_region_lifts_an_underline_the_model_reads_apart():
                 out[i, 0] = 0.91
         return out
 
-    assert predict(P.mnist_crop(piece)[None])[0].max() < 0.5
-    found = S.split_region(piece, predict, 0.5)
-    assert found is not None and len(found) == 2 and all(p.argmax() == 0 for *_, p in found)
-    assert all(q.shape[0] < 35 for _, _, q, _ in found), "the stroke is no part of either 0"
+    for touching in (False, True):  # apart on the stroke, or touching each other too (one piece without it)
+        if touching:
+            cv2.line(piece, (26, 28), (34, 28), 200, 4)
+        assert predict(P.mnist_crop(piece)[None])[0].max() < 0.5
+        found = S.split_region(piece, predict, 0.5)
+        assert found is not None and len(found) == 2 and all(p.argmax() == 0 for *_, p in found)
+        assert all(q.shape[0] < 35 for _, _, q, _ in found), "the stroke is no part of either 0"
 
 
 def test_a_hairline_beside_the_writing_is_no_one():

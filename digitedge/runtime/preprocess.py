@@ -706,9 +706,10 @@ def keep_region(box, mask_piece: np.ndarray, min_height: int = MIN_HEIGHT_PX) ->
     return not (mask_piece.mean() > MAX_FILL and w > 0.5 * h)
 
 
-def underlined(strength: np.ndarray):
+def underlined(strength: np.ndarray, least: int = 2):
     """[(x offset, y offset, tight piece)] of the digits standing on a stroke drawn under them, left to right;
-    None when there is no such stroke or fewer than two digits stand on it."""
+    None when there is no such stroke or fewer than `least` pieces stand on it (1: touching digits, for a
+    caller that cuts them apart and keeps the cut only where the model reads digits)."""
     h, w = strength.shape
     ink = (strength > 0).astype(np.uint8)
     level = cv2.dilate(ink, np.ones((2 * UNDERLINE_STEP_PX + 1, 1), np.uint8))  # a slope's steps, levelled
@@ -723,7 +724,7 @@ def underlined(strength: np.ndarray):
     groups = join_broken(comps)
     tallest = max(b[3] for b, _ in groups)
     digits = sorted(((b, ids) for b, ids in groups if b[3] >= DIGIT_PART * tallest), key=lambda g: g[0][0])
-    if len(digits) < 2:
+    if len(digits) < least:
         return None
     xs, reach = np.flatnonzero(stroke.any(0)), UNDERLINE_REACH * tallest
     (left, *_), (x, _, w, _) = digits[0][0], digits[-1][0]

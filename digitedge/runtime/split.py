@@ -54,9 +54,9 @@ def split_region(strength: np.ndarray, predict, threshold: float, depth: int = M
     reads best. None when neither reads as digits."""
     if depth < 1:
         return None
-    lifted = underlined(strength)
+    lifted = underlined(strength, least=1)
     found = read_parts(lifted, predict, threshold, depth) if lifted else None
-    if found and min(float(p.max()) for *_, p in found) >= threshold:
+    if found and len(found) > 1 and min(float(p.max()) for *_, p in found) >= threshold:
         return found
     if strength.shape[1] < TRY_ASPECT * strength.shape[0]:
         return None
