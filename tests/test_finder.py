@@ -374,6 +374,20 @@ def test_a_hairline_beside_the_writing_is_no_one():
     assert len(P.drop_hairlines([hairline])) == 1
 
 
+def test_digits_stacked_on_a_shadow_edge_come_apart():
+    """A shadow's edge down a column of digits ties them into one piece, three digits tall: at their own
+    stroke contrast they stand apart. A tall digit of even ink stays whole."""
+    column = np.zeros((130, 40), np.uint8)
+    for i in range(3):
+        cv2.ellipse(column, (20, 20 + 45 * i), (12, 17), 0, 0, 360, 160, 4)
+    cv2.line(column, (33, 0), (33, 129), 40, 3)  # the shadow's edge: weak ink, touching each 0
+    parts = P.unstack([((0, 0, 40, 130), column)], 40)
+    assert len(parts) == 3 and all(30 <= b[3] <= 42 for b, _ in parts), [b for b, _ in parts]
+    tall_one = np.full((120, 8), 160, np.uint8)
+    assert len(P.unstack([((0, 0, 8, 120), tall_one)], 40)) == 1
+    assert len(P.unstack([((0, 0, 40, 130), column)], 100)) == 1, "no taller than the digits: left alone"
+
+
 def test_digit_scale_ignores_specks_and_a_page_outline():
     shape = (400, 600)
     pieces = [((100, 100, 20, 30), np.ones((30, 20))), ((130, 100, 20, 32), np.ones((32, 20)))]

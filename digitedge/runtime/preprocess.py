@@ -84,6 +84,7 @@ LINE_VS_MEDIAN = 2.5  # a thin piece this many median digit heights long is a li
 CROSSING_VS_MEDIAN = 1.5  # ... or this many, when it runs from one border of the frame to the other
 HAIRLINE = 0.45  # a thin upright piece whose stroke is finer than this x the writing's is no 1 (a rule's sliver)
 WRITING_SAMPLE = 7  # the writing's stroke: of this many pieces at most (the inkiest)
+STACKED_VS_MEDIAN = 1.6  # a piece this many digits tall, held together by weak ink only, is digits stacked
 THIN = 0.25  # width / height below this (or the reverse) is a thin piece
 CUT_GAP = 0.5  # thin pieces this close (x their height) end to end ...
 CUT_SPAN = 2.0  # ... spanning this many digit heights are one line that broke up
@@ -734,6 +735,37 @@ def underlined(strength: np.ndarray, least: int = 2):
             for (x, y, bw, bh), ids in digits]
 
 
+def unstack(pieces: list, median_h: float) -> list:
+    """Pieces far taller than the digits, taken apart where only weak ink holds them together (strong_parts)."""
+    out = []
+    for (x, y, w, h), strength in pieces:
+        parts = strong_parts(strength) if h > STACKED_VS_MEDIAN * median_h else None
+        out += [((x + dx, y + dy, p.shape[1], p.shape[0]), p) for dx, dy, p in parts] if parts else [((x, y, w, h), strength)]
+    return out
+
+
+def strong_parts(strength: np.ndarray):
+    """[(x offset, y offset, tight piece)] of the digits in a piece that only weak ink holds together (a
+    shadow's edge or a crease running down a column of digits): its ink at STROKE_EDGE of its strokes'
+    contrast, as mnist_crop reads it, falls apart into two or more digit-sized parts (the pieces of one
+    digit joined again). None when it does not."""
+    inked = strength[strength > 0]
+    if inked.size < 2 * SCOUT_HEIGHT_PX ** 2:
+        return None
+    peak = float(np.partition(inked, int(0.9 * (inked.size - 1)))[int(0.9 * (inked.size - 1))])
+    labels, comps = components((strength >= STROKE_EDGE * peak).astype(np.uint8))
+    groups = join_broken([c for c in comps if max(c[2], c[3]) >= SCOUT_HEIGHT_PX])
+    tallest = max((b[3] for b, _ in groups), default=0)
+    digits = [(b, ids) for b, ids in groups if b[3] >= DIGIT_PART * tallest]
+    if len(digits) < 2:
+        return None
+    out = []  # each part with the weaker ink at its edges, not the bridge
+    for (x, y, w, h), ids in digits:
+        part = cv2.dilate(np.isin(labels[y:y + h, x:x + w], ids).astype(np.uint8), np.ones((3, 3), np.uint8))
+        out.append((x, y, np.where(part > 0, strength[y:y + h, x:x + w], 0)))
+    return out
+
+
 def split_touching(box, piece: np.ndarray, out: list) -> None:
     """Cut a far too wide region at its thinnest column near the middle (or take the stroke from under an
     underlined number), recursively."""
@@ -821,6 +853,7 @@ def select_pieces(candidates: list, shape, min_height: int = MIN_HEIGHT_PX) -> l
     if len(outlines) < len(pieces):
         pieces = [p for i, p in enumerate(pieces) if i not in outlines]
     median_h = digit_scale(pieces, shape)
+    pieces = unstack(pieces, median_h)
     # Long thin pieces many digits tall are margin lines and box edges (a '1' is one digit tall), and so
     # are thin pieces stacked end to end in a column: a faint margin line that broke up.
     # A thin piece from one border of the frame to the other is a line across it, once it is clearly taller
