@@ -374,6 +374,31 @@ def test_a_hairline_beside_the_writing_is_no_one():
     assert len(P.drop_hairlines([hairline])) == 1
 
 
+def test_rejoin_reads_a_digit_broken_in_two_as_one():
+    """A 0 whose ring broke at the top and the bottom is two arcs side by side; read together they make the 0
+    the model reads better than either arc. Two whole 0s side by side stay two (no one digit is that wide)."""
+    ring = np.zeros((40, 30), np.uint8)
+    cv2.ellipse(ring, (15, 20), (12, 17), 0, 0, 360, 160, 4)
+    ring[:6, 12:18] = ring[-6:, 12:18] = 0  # broken on both sides
+
+    def region(x, strength):
+        return P.Region((x, 10, strength.shape[1], strength.shape[0]), P.mnist_crop(strength), 0, strength, 1.0)
+
+    def predict(crops):  # a stand-in model: a round crop is a confident 0, anything else is unsure
+        out = np.full((len(crops), 10), 0.05)
+        for i, c in enumerate(crops):
+            ys, xs = np.nonzero(c > 50)
+            out[i, 0] = 0.91 if abs(np.ptp(xs) - np.ptp(ys)) <= 6 else 0.3
+        return out
+
+    arcs = [region(100, ring[:, :13]), region(112, ring[:, 12:])]
+    regions, probs = S.rejoin(arcs, predict(np.stack([r.crop for r in arcs])), predict, 0.5)
+    assert len(regions) == 1 and regions[0].box == (100, 10, 30, 40) and probs[0].argmax() == 0
+    whole = [region(100, ring), region(132, ring)]
+    regions, _ = S.rejoin(whole, predict(np.stack([r.crop for r in whole])), predict, 0.5)
+    assert len(regions) == 2
+
+
 def test_digits_stacked_on_a_shadow_edge_come_apart():
     """A shadow's edge down a column of digits ties them into one piece, three digits tall: at their own
     stroke contrast they stand apart. A tall digit of even ink stays whole."""

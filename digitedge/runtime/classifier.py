@@ -11,7 +11,7 @@ import numpy as np
 from .imageio import as_image
 from .model import OnnxModel
 from .preprocess import find_digits, mnist_crop
-from .split import split_region
+from .split import rejoin, split_region
 
 DEFAULT_THRESHOLD = 0.5  # below this top-1 probability a region is not reported as a digit
 TOP_K = 3
@@ -65,6 +65,7 @@ class DigitClassifier:
         if not regions:
             return []
         probs = self.predict(np.stack([r.crop for r in regions]))
+        regions, probs = rejoin(regions, probs, self.predict, self.threshold)  # a digit broken in two
         digits = []
         for r, p in zip(regions, probs):
             parts = [(r.box, p, r.crop)]

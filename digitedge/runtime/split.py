@@ -6,18 +6,21 @@ was trained to reject merged pairs, and it reads the halves of a true pair confi
 model does not read as one digit is cut at its thinnest columns, and kept cut where both halves read well.
 A number underlined with one pen stroke is one region too: the stroke is taken away first, and the digits
 above it are kept apart where each reads well (the finder does so at once where the region is far too wide).
+The other way round, a digit whose stroke broke on both sides (a faint 0 as two arcs) is two regions side by
+side: neighbours shaped like one digit's pieces are read together, and kept so where that reads better.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .preprocess import mnist_crop, underlined
+from .preprocess import JOIN_GAP, Region, mnist_crop, underlined
 
 TRY_ASPECT = 0.8  # regions at least this wide (x their height) may be two digits
 CUTS = 3  # candidate cuts: the columns with the least ink in the middle of the region
 MIDDLE = (0.2, 0.8)  # ... between these shares of its width
 MAX_PARTS = 4  # a region splits into at most this many digits
+REJOIN_ASPECT = 1.0  # two neighbours are read together when no wider than tall together (one digit's shape)
 
 
 def cut_candidates(strength: np.ndarray, count: int = CUTS) -> list[int]:
@@ -83,3 +86,45 @@ def read_parts(parts, predict, threshold: float, depth: int):
         deeper = None if p.max() >= threshold else split_region(piece, predict, threshold, depth - 1)
         found += [(x + dx, y + dy, q, pq) for dx, dy, q, pq in deeper] if deeper else [(x, y, piece, p)]
     return found
+
+
+def rejoin(regions: list, probs: np.ndarray, predict, threshold: float):
+    """(regions, probabilities) with each pair of neighbours on a line that reads together, at `threshold` or
+    better, better than either part alone made one region. Only neighbours that could be one digit's pieces
+    are tried: close (JOIN_GAP of the taller apart), level, and no wider together than tall (REJOIN_ASPECT);
+    the model, trained to reject merged pairs, tells a broken digit from two."""
+    regions, probs = list(regions), list(probs)
+    i = 0
+    while i < len(regions) - 1:
+        a, b = regions[i], regions[i + 1]
+        pa, pb = float(probs[i].max()), float(probs[i + 1].max())
+        joined = together(a, b)
+        if joined is not None:
+            p = predict(joined.crop[None])[0]
+            if p.max() >= threshold and p.max() > max(pa, pb):
+                regions[i:i + 2], probs[i:i + 2] = [joined], [p]
+                continue
+        i += 1
+    return regions, np.array(probs)
+
+
+def together(a, b) -> Region | None:
+    """One region of two neighbours on a line that could be one digit's pieces; None if they could not."""
+    if a.line != b.line or a.strength is None or b.strength is None or a.scale != b.scale:
+        return None
+    (ax, ay, aw, ah), (bx, by, bw, bh) = a.box, b.box
+    x0, y0, x1, y1 = min(ax, bx), min(ay, by), max(ax + aw, bx + bw), max(ay + ah, by + bh)
+    gap, overlap = max(ax, bx) - min(ax + aw, bx + bw), min(ay + ah, by + bh) - max(ay, by)
+    if gap > JOIN_GAP * max(ah, bh) or overlap < 0.5 * min(ah, bh) or x1 - x0 > REJOIN_ASPECT * (y1 - y0):
+        return None
+    s = a.scale  # both strengths at the working scale, placed by their boxes
+    ox, oy = round(x0 * s), round(y0 * s)
+    spots = [(round(r.box[0] * s) - ox, round(r.box[1] * s) - oy, r.strength) for r in (a, b)]
+    h = max(y + q.shape[0] for _, y, q in spots)
+    w = max(x + q.shape[1] for x, _, q in spots)
+    strength = np.zeros((h, w), a.strength.dtype)
+    for x, y, q in spots:
+        view = strength[y:y + q.shape[0], x:x + q.shape[1]]
+        np.maximum(view, q[:view.shape[0], :view.shape[1]], out=view)
+    crop = mnist_crop(strength)
+    return None if crop is None else Region((x0, y0, x1 - x0, y1 - y0), crop, a.line, strength, s)
