@@ -25,6 +25,21 @@ def stroke_digit(img, x, y, h, value=30, thick=None, kind="1"):
     return img
 
 
+def round_zeros(tolerance: int = 3):
+    """A stand-in model: a round crop (as wide as tall, within `tolerance` px) is a confident 0, anything else
+    unsure."""
+    def predict(crops):
+        out = np.full((len(crops), 10), 0.1)
+        for i, c in enumerate(crops):
+            ys, xs = np.nonzero(c > 50)
+            if abs(np.ptp(xs) - np.ptp(ys)) <= tolerance:
+                out[i] = 0.01
+                out[i, 0] = 0.91
+        return out
+
+    return predict
+
+
 def test_ground_follows_a_vignette_and_keeps_a_step():
     """A light gradient is ground, not ink (a closing would read the dark side as ink); so is a wide dark desk."""
     yy, xx = np.mgrid[0:240, 0:320]
@@ -339,14 +354,7 @@ def test_split_region_lifts_an_underline_the_model_reads_apart():
     cv2.circle(piece, (46, 28), 12, 200, 4)
     cv2.line(piece, (0, 45), (59, 46), 200, 4)  # touching their feet
 
-    def predict(crops):  # a stand-in model: a round crop is a confident 0, anything else is unsure
-        out = np.full((len(crops), 10), 0.1)
-        for i, c in enumerate(crops):
-            ys, xs = np.nonzero(c > 50)
-            if abs(np.ptp(xs) - np.ptp(ys)) <= 3:
-                out[i] = 0.01
-                out[i, 0] = 0.91
-        return out
+    predict = round_zeros()
 
     for touching in (False, True):  # apart on the stroke, or touching each other too (one piece without it)
         if touching:
@@ -384,12 +392,7 @@ def test_rejoin_reads_a_digit_broken_in_two_as_one():
     def region(x, strength):
         return P.Region((x, 10, strength.shape[1], strength.shape[0]), P.mnist_crop(strength), 0, strength, 1.0)
 
-    def predict(crops):  # a stand-in model: a round crop is a confident 0, anything else is unsure
-        out = np.full((len(crops), 10), 0.05)
-        for i, c in enumerate(crops):
-            ys, xs = np.nonzero(c > 50)
-            out[i, 0] = 0.91 if abs(np.ptp(xs) - np.ptp(ys)) <= 6 else 0.3
-        return out
+    predict = round_zeros(tolerance=6)
 
     arcs = [region(100, ring[:, :13]), region(112, ring[:, 12:])]
     regions, probs = S.rejoin(arcs, predict(np.stack([r.crop for r in arcs])), predict, 0.5)
@@ -468,14 +471,7 @@ def test_cut_candidates_and_split_region():
     parts = S.halves(piece, 35)
     assert len(parts) == 2 and all(p.shape[0] >= 30 for _, _, p in parts)
 
-    def predict(crops):  # a stand-in model: a round crop is a confident 0, anything else is unsure
-        out = np.full((len(crops), 10), 0.1)
-        for i, c in enumerate(crops):
-            ys, xs = np.nonzero(c > 50)
-            if abs(np.ptp(xs) - np.ptp(ys)) <= 3:
-                out[i] = 0.01
-                out[i, 0] = 0.91
-        return out
+    predict = round_zeros()
 
     found = S.split_region(piece, predict, 0.5)
     assert found is not None and len(found) == 2 and all(p.argmax() == 0 for *_, p in found)
