@@ -95,8 +95,8 @@ MAX_FILL = 0.8  # solid blobs are not strokes (when wider than half their height
 JOIN_OVERLAP = 0.5  # join two pieces overlapping this much horizontally ...
 JOIN_GAP = 0.25  # ... and this close vertically (x the taller): a broken stroke ...
 JOIN_MAX_GROWTH = 1.5  # ... unless together they are much taller than either: digits on two lines
-SPLIT_ASPECT = 1.8  # wider than this x height: touching digits, cut at the thinnest column (or lifted off a
-#                     stroke drawn under them:)
+SPLIT_ASPECT = 1.8  # wider than this x height: touching digits, cut at the thinnest column, or first taken off
+#                     a stroke drawn under them:
 UNDERLINE_SPAN = 0.6  # a near-flat stroke across this share of a region's width, under the rest of its ink ...
 UNDERLINE_STEP_PX = 2  # ... whose rows may step this many px up or down along it (a gentle slope) ...
 UNDERLINE_BELOW = 0.05  # ... with at most this share of the other ink below its middle
@@ -728,8 +728,8 @@ def underlined(strength: np.ndarray, least: int = 2):
     if len(digits) < least:
         return None
     xs, reach = np.flatnonzero(stroke.any(0)), UNDERLINE_REACH * tallest
-    (left, *_), (x, _, w, _) = digits[0][0], digits[-1][0]
-    if xs[0] > left + reach or xs[-1] < x + w - reach:
+    (left, *_), (last, _, last_w, _) = digits[0][0], digits[-1][0]
+    if xs[0] > left + reach or xs[-1] < last + last_w - reach:
         return None  # not under them all: a 0's or a U's foot, between sides that splay out past its ends
     return [(x, y, np.where(np.isin(labels[y:y + bh, x:x + bw], ids), strength[y:y + bh, x:x + bw], 0))
             for (x, y, bw, bh), ids in digits]
@@ -738,9 +738,10 @@ def underlined(strength: np.ndarray, least: int = 2):
 def unstack(pieces: list, median_h: float) -> list:
     """Pieces far taller than the digits, taken apart where only weak ink holds them together (strong_parts)."""
     out = []
-    for (x, y, w, h), strength in pieces:
+    for box, strength in pieces:
+        x, y, _, h = box
         parts = strong_parts(strength) if h > STACKED_VS_MEDIAN * median_h else None
-        out += [((x + dx, y + dy, p.shape[1], p.shape[0]), p) for dx, dy, p in parts] if parts else [((x, y, w, h), strength)]
+        out += [((x + dx, y + dy, p.shape[1], p.shape[0]), p) for dx, dy, p in parts] if parts else [(box, strength)]
     return out
 
 
@@ -854,15 +855,15 @@ def select_pieces(candidates: list, shape, min_height: int = MIN_HEIGHT_PX) -> l
         pieces = [p for i, p in enumerate(pieces) if i not in outlines]
     median_h = digit_scale(pieces, shape)
     pieces = unstack(pieces, median_h)
-    # Long thin pieces many digits tall are margin lines and box edges (a '1' is one digit tall), and so
-    # are thin pieces stacked end to end in a column: a faint margin line that broke up.
-    # A thin piece from one border of the frame to the other is a line across it, once it is clearly taller
-    # than the digits (a column's rule beside the number cut from a register).
-    def crossing(box):
+
+    def crossing(box):  # from one border of the frame to the other, clearly taller than the digits
         x, y, w, h = box
         return (y == 0 and y + h == H and h > CROSSING_VS_MEDIAN * median_h) or \
             (x == 0 and x + w == W and w > CROSSING_VS_MEDIAN * median_h)
 
+    # Long thin pieces many digits tall are margin lines and box edges (a '1' is one digit tall), and so are
+    # thin pieces across the frame (a column's rule beside a number cut from a register) and thin pieces
+    # stacked end to end in a column: a faint margin line that broke up.
     pieces = [(b, s) for b, s in pieces if not (thin(b) and (max(b[2], b[3]) > LINE_VS_MEDIAN * median_h
                                                                or crossing(b)))]
     broken = broken_vertical_line([b for b, _ in pieces], median_h)
@@ -887,8 +888,8 @@ def drop_hairlines(pieces: list) -> list:
     ink = {i: int(m.sum()) for i, m in masks.items()}
     others = sorted((i for i in masks if i not in ones), key=lambda i: -ink[i])[:WRITING_SAMPLE]
     writing = ink_weighted_median([stroke_width(masks[i]) for i in others], [ink[i] for i in others])
-    thin = {i for i in ones if stroke_width(masks[i]) < HAIRLINE * writing}
-    return [p for i, p in enumerate(pieces) if i not in thin]
+    hairlines = {i for i in ones if stroke_width(masks[i]) < HAIRLINE * writing}
+    return [p for i, p in enumerate(pieces) if i not in hairlines]
 
 
 def digit_scale(pieces: list, shape) -> float:
