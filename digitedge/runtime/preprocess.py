@@ -884,11 +884,14 @@ def drop_hairlines(pieces: list) -> list:
     ones = [i for i, (b, _) in enumerate(pieces) if b[2] < THIN * b[3]]
     if not ones or len(ones) == len(pieces):
         return pieces
-    masks = {i: (s > 0).astype(np.uint8) for i, (_, s) in enumerate(pieces)}
-    ink = {i: int(m.sum()) for i, m in masks.items()}
-    others = sorted((i for i in masks if i not in ones), key=lambda i: -ink[i])[:WRITING_SAMPLE]
-    writing = ink_weighted_median([stroke_width(masks[i]) for i in others], [ink[i] for i in others])
-    hairlines = {i for i in ones if stroke_width(masks[i]) < HAIRLINE * writing}
+    ink = [np.count_nonzero(s) for _, s in pieces]
+    others = sorted((i for i in range(len(pieces)) if i not in ones), key=lambda i: -ink[i])[:WRITING_SAMPLE]
+
+    def width(i):
+        return stroke_width((pieces[i][1] > 0).astype(np.uint8))
+
+    writing = ink_weighted_median([width(i) for i in others], [ink[i] for i in others])
+    hairlines = {i for i in ones if width(i) < HAIRLINE * writing}
     return [p for i, p in enumerate(pieces) if i not in hairlines]
 
 
