@@ -721,18 +721,35 @@ def underlined(strength: np.ndarray, least: int = 2):
     rest = ink & ~cv2.dilate(stroke, np.ones((3, 3), np.uint8))
     if not rest.any() or (np.nonzero(rest)[0] > np.flatnonzero(stroke.any(1)).mean()).mean() > UNDERLINE_BELOW:
         return None  # nothing above it, or a bar through the digits (a 4's, a 7's), not under them
-    labels, comps = components(rest)
-    groups = join_broken(comps)
-    tallest = max(b[3] for b, _ in groups)
-    digits = sorted(((b, ids) for b, ids in groups if b[3] >= DIGIT_PART * tallest), key=lambda g: g[0][0])
+    labels, digits = standing_apart(rest)
     if len(digits) < least:
         return None
-    xs, reach = np.flatnonzero(stroke.any(0)), UNDERLINE_REACH * tallest
+    xs, reach = np.flatnonzero(stroke.any(0)), UNDERLINE_REACH * max(b[3] for b, _ in digits)
     (left, *_), (last, _, last_w, _) = digits[0][0], digits[-1][0]
     if xs[0] > left + reach or xs[-1] < last + last_w - reach:
         return None  # not under them all: a 0's or a U's foot, between sides that splay out past its ends
-    return [(x, y, np.where(np.isin(labels[y:y + bh, x:x + bw], ids), strength[y:y + bh, x:x + bw], 0))
-            for (x, y, bw, bh), ids in digits]
+    return parts_of(strength, labels, digits)
+
+
+def standing_apart(mask: np.ndarray):
+    """(labels, [(box, ids)]) of the digit-sized parts of `mask`, left to right: its pieces of one digit joined
+    (join_broken), those at least DIGIT_PART of the tallest (not a full stop, a speck)."""
+    labels, comps = components(mask)
+    groups = join_broken([c for c in comps if max(c[2], c[3]) >= SCOUT_HEIGHT_PX])
+    tallest = max((b[3] for b, _ in groups), default=0)
+    return labels, sorted(((b, ids) for b, ids in groups if b[3] >= DIGIT_PART * tallest), key=lambda g: g[0][0])
+
+
+def parts_of(strength: np.ndarray, labels: np.ndarray, digits: list, grow: bool = False) -> list:
+    """[(x, y, piece)]: `strength` within each part of `digits` [(box, label ids)] (`grow`: and a pixel
+    around it, the stroke's soft edge)."""
+    out = []
+    for (x, y, w, h), ids in digits:
+        part = np.isin(labels[y:y + h, x:x + w], ids)
+        if grow:
+            part = cv2.dilate(part.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        out.append((x, y, np.where(part, strength[y:y + h, x:x + w], 0)))
+    return out
 
 
 def unstack(pieces: list, median_h: float) -> list:
@@ -750,21 +767,11 @@ def strong_parts(strength: np.ndarray):
     shadow's edge or a crease running down a column of digits): its ink at STROKE_EDGE of its strokes'
     contrast, as mnist_crop reads it, falls apart into two or more digit-sized parts (the pieces of one
     digit joined again). None when it does not."""
-    inked = strength[strength > 0]
-    if inked.size < 2 * SCOUT_HEIGHT_PX ** 2:
+    if np.count_nonzero(strength) < 2 * SCOUT_HEIGHT_PX ** 2:
         return None
-    peak = float(np.partition(inked, int(0.9 * (inked.size - 1)))[int(0.9 * (inked.size - 1))])
-    labels, comps = components((strength >= STROKE_EDGE * peak).astype(np.uint8))
-    groups = join_broken([c for c in comps if max(c[2], c[3]) >= SCOUT_HEIGHT_PX])
-    tallest = max((b[3] for b, _ in groups), default=0)
-    digits = [(b, ids) for b, ids in groups if b[3] >= DIGIT_PART * tallest]
-    if len(digits) < 2:
-        return None
-    out = []  # each part with the weaker ink at its edges, not the bridge
-    for (x, y, w, h), ids in digits:
-        part = cv2.dilate(np.isin(labels[y:y + h, x:x + w], ids).astype(np.uint8), np.ones((3, 3), np.uint8))
-        out.append((x, y, np.where(part > 0, strength[y:y + h, x:x + w], 0)))
-    return out
+    labels, digits = standing_apart((strength >= STROKE_EDGE * stroke_peak(strength)).astype(np.uint8))
+    # each part with the weaker ink at its edges, not the bridge
+    return parts_of(strength, labels, digits, grow=True) if len(digits) >= 2 else None
 
 
 def split_touching(box, piece: np.ndarray, out: list) -> None:
@@ -871,7 +878,7 @@ def select_pieces(candidates: list, shape, min_height: int = MIN_HEIGHT_PX) -> l
 
     def least(box):  # x the median height
         floor = FRAGMENT if on_border(box) else MIN_HEIGHT_REL
-        return max(floor, SHORT_ONE) if box[2] < THIN * box[3] else floor
+        return max(floor, SHORT_ONE) if upright_thin(box) else floor
 
     pieces = [(b, s) for b, s in pieces if b[3] >= least(b) * median_h]
     return drop_hairlines(pieces)
@@ -881,7 +888,7 @@ def drop_hairlines(pieces: list) -> list:
     """Without the thin upright pieces whose stroke is far finer than the writing's (the ink-weighted median
     stroke of the other pieces, the WRITING_SAMPLE inkiest of them): a printed rule's or a page edge's
     sliver, not a 1 by the same pen."""
-    ones = [i for i, (b, _) in enumerate(pieces) if b[2] < THIN * b[3]]
+    ones = [i for i, (b, _) in enumerate(pieces) if upright_thin(b)]
     if not ones or len(ones) == len(pieces):
         return pieces
     ink = [np.count_nonzero(s) for _, s in pieces]
@@ -893,6 +900,11 @@ def drop_hairlines(pieces: list) -> list:
     writing = ink_weighted_median([width(i) for i in others], [ink[i] for i in others])
     hairlines = {i for i in ones if width(i) < HAIRLINE * writing}
     return [p for i, p in enumerate(pieces) if i not in hairlines]
+
+
+def upright_thin(box) -> bool:
+    """Thin and upright: shaped like a 1 (or a sliver of a vertical rule)."""
+    return box[2] < THIN * box[3]
 
 
 def digit_scale(pieces: list, shape) -> float:
@@ -920,7 +932,7 @@ def broken_vertical_line(boxes: list, median_h: float) -> set[int]:
     """Indices of thin upright pieces stacked end to end in one column, CUT_SPAN digit heights in all:
     a margin line broken into 1-like pieces. (A column of real 1s, one per written line, has a line's
     spacing between them, not a break's.)"""
-    thin = sorted((i for i, b in enumerate(boxes) if b[2] < THIN * b[3]), key=lambda i: boxes[i][1])
+    thin = sorted((i for i, b in enumerate(boxes) if upright_thin(b)), key=lambda i: boxes[i][1])
     chains: list[list[int]] = []
     for i in thin:
         x, y, w, h = boxes[i]
@@ -954,6 +966,13 @@ def stroke_width(mask: np.ndarray) -> float:
     return 2.0 * float(mask.sum()) / max(perimeter, 1.0)
 
 
+def stroke_peak(strength: np.ndarray) -> float:
+    """A piece's stroke contrast: the 90th percentile of its ink strength (0 = paper)."""
+    inked = strength[strength > 0]
+    k = int(0.9 * (inked.size - 1))
+    return float(np.partition(inked, k)[k])
+
+
 def tight(mask: np.ndarray) -> np.ndarray:
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     return mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] if len(rows) else mask
@@ -961,11 +980,9 @@ def tight(mask: np.ndarray) -> np.ndarray:
 
 def mnist_crop(strength: np.ndarray) -> np.ndarray | None:
     """One digit's ink strength (0 = paper) -> uint8 28x28 in MNIST's recipe, or None if nothing is left."""
-    inked = strength[strength > 0]
-    if inked.size == 0:
+    if not strength.any():
         return None
-    peak = float(np.partition(inked, int(0.9 * (inked.size - 1)))[int(0.9 * (inked.size - 1))])  # 90th percentile
-    mask = (strength >= STROKE_EDGE * peak).astype(np.uint8)
+    mask = (strength >= STROKE_EDGE * stroke_peak(strength)).astype(np.uint8)
     # Morphology at a bounded size: a 1000 px digit costs what a 96 px one does.
     scale = min(1.0, CROP_WORK / max(mask.shape))
     if scale < 1.0:
