@@ -364,6 +364,14 @@ def test_split_region_lifts_an_underline_the_model_reads_apart():
         assert found is not None and len(found) == 2 and all(p.argmax() == 0 for *_, p in found)
         assert all(q.shape[0] < 35 for _, _, q, _ in found), "the stroke is no part of either 0"
 
+    # one 0 on a stroke that runs on past it (it tied itself to the number's first digit alone): the 0 alone
+    one = np.zeros((52, 70), np.uint8)
+    cv2.circle(one, (16, 28), 12, 200, 4)
+    cv2.line(one, (0, 45), (69, 47), 200, 4)
+    assert predict(P.mnist_crop(one)[None])[0].max() < 0.5
+    found = S.split_region(one, predict, 0.5)
+    assert found is not None and len(found) == 1 and found[0][3].argmax() == 0 and found[0][2].shape[0] < 35
+
 
 def test_a_hairline_beside_the_writing_is_no_one():
     """A thin upright piece drawn far finer than the writing around it is a printed rule's sliver; a 1 drawn

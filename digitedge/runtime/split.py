@@ -59,7 +59,7 @@ def split_region(strength: np.ndarray, predict, threshold: float, depth: int = M
         return None
     lifted = underlined(strength, least=1)
     found = read_parts(lifted, predict, threshold, depth) if lifted else None
-    if found and len(found) > 1 and min(float(p.max()) for *_, p in found) >= threshold:
+    if found and min(float(p.max()) for *_, p in found) >= threshold:
         return found
     if strength.shape[1] < TRY_ASPECT * strength.shape[0]:
         return None

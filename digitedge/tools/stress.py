@@ -67,8 +67,8 @@ BOX_OVERRUN = (0.0, 0.12)  # ... by this x the box height (0: just touching)
 STRONG_VIGNETTE = (0.35, 0.7)
 # underline
 UNDERLINE_DIGIT_PX = (24, 64)
-UNDERLINE_PATTERNS = ("2", "2", "3", "3", "4", "2.", "3.")
-UNDERLINE_DROP = (-0.1, 0.08)  # the stroke's height against the digits' feet, x digit height (< 0: crossing them)
+UNDERLINE_PATTERNS = ("1", "1.", "2", "2", "3", "3", "4", "2.", "3.")
+UNDERLINE_DROP = (-0.1, 0.25)  # the stroke's height against the digits' feet, x digit height (< 0: crossing them)
 
 
 class DigitSource:
