@@ -3,7 +3,7 @@ written with MNIST *test* digits: the reader must read them now.
 
     DIGITEDGE_DATA=../shared/mnist python -m pytest tests/test_stress.py
     git worktree add /tmp/first 62379a0 && DIGITEDGE_DATA=../shared/mnist python -m pytest tests/test_stress.py \\
-        --first-release /tmp/first      # the first release's finder and model: these fail
+        --first-release /tmp/first      # the first release's finder and model: these fail (underline aside)
 
 The full figures, on more scenes: `digitedge evaluate --synth 200`.
 """
@@ -31,8 +31,11 @@ GOALS = {
     "styles": ("digits", 0.95),  # 9. flagged 1s, crossed 7s, closed 4s, looped 2s misread (0.88 / 1.00)
     "boxes": ("digits", 0.55),  # 8. digits touching their printed boxes merged with them (0.32 / 0.65)
     "cheque": ("digits", 0.93),  # 8. small digits on a patterned, tinted field, slivers of its frame (0.923 / 0.936)
-    # (seen on the real register scans) a number tied into one piece by a stroke drawn under it, beside the
-    # column's rules (0.81 / 0.88; the last release 0.25: the first wiped every long straight stroke)
+    # (seen on the real register scans) a number or a lone digit with a stroke drawn under it, touching its
+    # feet or clear of them, beside the column's rules. Not a kind the first release failed: it wiped every
+    # long straight stroke (the canvas kind's failure), underlines with them, and reads these about as well
+    # (0.74 / 0.72 exact, 0.87 / 0.83 of digits over 170 scenes of seeds 4, 5 and 2026; 0.94 / 1.0 here). A
+    # guard against regressions, not a measure of progress.
     "underline": ("exact", 0.85),
 }
 # Known gaps, strict: each fails the day its gap closes, and the kind moves to GOALS.

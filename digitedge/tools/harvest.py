@@ -36,7 +36,7 @@ STICK = 0.4  # ... unless it is a stick narrower than this x its height, which n
 # scenes per harvest, by kind: camera-style kinds and every stress kind, writing from MNIST *train* digits
 MIX = {"single": 1.0, "row": 1.0, "page": 0.15, "form": 0.3, "chalk": 0.3, "blank": 0.3,
        "canvas": 1.0, "grid": 0.6, "border": 0.6, "desk": 0.2, "pencil": 0.5, "separators": 0.6, "slope": 0.4,
-       "cheque": 0.6, "styles": 0.5, "boxes": 0.4}
+       "cheque": 0.6, "styles": 0.5, "boxes": 0.4, "underline": 0.4}
 
 
 @dataclass
