@@ -110,6 +110,23 @@ def test_lines_are_found_measured_and_told_from_strokes():
     assert len(P.rules(mask, None, P.ink_map(img, 161))) >= 3
 
 
+def test_one_hough_finds_lines_both_ways():
+    """A margin (upright, slightly tilted) and rules across it: each found once, with its direction and
+    thickness, from one Hough transform; a short stroke is not among them."""
+    img = paper()
+    cv2.line(img, (60, 0), (66, 239), 150, 2)  # the margin
+    for y in (50, 120, 190):
+        cv2.line(img, (0, y), (319, y + 3), 170, 1)
+    stroke_digit(img, 200, 60, 30)  # a 1, shorter than the lines looked for
+    mask = P.ink_mask(P.ink_map(img, 161))
+    lines = P.find_lines(mask, 60)
+    upright = [ln for ln in lines if ln.vertical]
+    across = sorted((ln for ln in lines if not ln.vertical), key=lambda ln: ln.ends[1])
+    assert len(upright) == 1 and upright[0].length > 200 and abs(upright[0].ends[0] - 60) <= 2
+    assert len(across) == 3 and [ln.ends[1] for ln in across] == [pytest.approx(y, abs=2) for y in (50, 120, 190)]
+    assert all(ln.length > 250 and ln.thickness <= 2 for ln in across)
+
+
 def test_a_lone_stroke_is_no_rule():
     """A 1 drawn with a hairline across a tight crop, a 7's bar, a 2's base: writing, not rules."""
     one = stroke_digit(paper(200, 80), 40, 5, 190, thick=1)

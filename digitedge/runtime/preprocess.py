@@ -298,28 +298,33 @@ def find_lines(mask: np.ndarray, min_length: int) -> list[Line]:
     goes with the ink it is given."""
     thick = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((LINE_MAX_PX + 1,) * 2, np.uint8))
     thin = cv2.subtract(mask, cv2.dilate(thick, np.ones((3, 3), np.uint8))) if thick.any() else mask
+    if not thin.any():
+        return []
+    # Hough walks each line through a 1 px corridor, and a thin line that a camera tilted steps out of it and
+    # breaks up: lines are looked for with the ink thickened by a pixel up and down. One Hough for both
+    # directions: a second one on the image turned a quarter finds the upright lines no better, in its time.
+    segments = cv2.HoughLinesP(cv2.dilate(thin, np.ones((3, 1), np.uint8)), 1, HOUGH_ANGLE,
+                               threshold=max(10, min_length // 2), minLineLength=min_length,
+                               maxLineGap=max(LINE_GAP_PX, int(min_length * RULE_GAP)))
+    if segments is None:
+        return []
+    segments = segments.reshape(-1, 4)  # (N, 1, 4) in OpenCV 4
     found = []
     for vertical in (False, True):
-        work = np.ascontiguousarray(thin.T) if vertical else thin
-        for (x1, y1, x2, y2), run, thick_px in horizontal_lines(work, min_length):
+        work, ends = (np.ascontiguousarray(thin.T), segments[:, [1, 0, 3, 2]]) if vertical else (thin, segments)
+        for (x1, y1, x2, y2), run, thick_px in horizontal_lines(work, min_length, ends):
             found.append(Line((y1, x1, y2, x2) if vertical else (x1, y1, x2, y2), run, thick_px, vertical))
     return found
 
 
-def horizontal_lines(mask: np.ndarray, length: int) -> list:
-    """[(segment, length, thickness)] of the thin lines of `mask` at least `length` px long and at most 45
-    degrees off the rows; one per line (Hough returns many overlapping segments along one line or stroke:
-    the longest speaks for the others, and only it is measured)."""
-    if length > mask.shape[1] or not mask.any():
+def horizontal_lines(mask: np.ndarray, length: int, segments: np.ndarray) -> list:
+    """[(segment, length, thickness)] of the thin lines of `mask` among Hough's `segments` [N, 4] (x1, y1, x2,
+    y2), those at least `length` px long and at most 45 degrees off the rows; one per line (Hough returns many
+    overlapping segments along one line or stroke: the longest speaks for the others, and only it is measured,
+    with the ink thickened by a pixel across the line)."""
+    if length > mask.shape[1] or not len(segments):
         return []
-    # Hough walks each line through a 1 px corridor, and a thin line that a camera tilted steps out of it
-    # and breaks up: lines are looked for, and measured, with the ink thickened by a pixel up and down.
     mask = cv2.dilate(mask, np.ones((3, 1), np.uint8))
-    segments = cv2.HoughLinesP(mask, 1, HOUGH_ANGLE, threshold=max(10, length // 2), minLineLength=length,
-                               maxLineGap=max(LINE_GAP_PX, int(length * RULE_GAP)))
-    if segments is None:
-        return []
-    segments = segments.reshape(-1, 4)  # (N, 1, 4) in OpenCV 4
     runs = np.hypot(segments[:, 2] - segments[:, 0], segments[:, 3] - segments[:, 1])
     flat = np.abs(segments[:, 3] - segments[:, 1]) <= np.abs(segments[:, 2] - segments[:, 0])
     segments, runs = segments[flat], runs[flat]  # steeper than 45 degrees: the transposed pass finds it
