@@ -83,6 +83,11 @@ def test_continued_padding_runs_a_gradient_on():
     padded = P.continued(ramp, 5)
     assert padded.shape == (30, 50)
     assert padded[10, 0] < ramp[0, 0] and padded[10, -1] > ramp[0, -1], "the slope goes on past both edges"
+    # point reflection through the edge (the mean of its two outer columns, 100.5 and 138.5), exactly
+    assert padded[10, :5].tolist() == [96, 97, 98, 99, 100] and padded[10, -5:].tolist() == [139, 140, 141, 142, 143]
+    # thinner than the pad: the farthest row repeated; one row: itself
+    assert P.continued(ramp[:2], 5)[:, 5].tolist() == [100] * 12
+    assert P.continued(np.full((1, 3), 7, np.uint8), 2).tolist() == [[7] * 7] * 5
 
 
 def test_ink_mask_hysteresis_keeps_a_faint_tail_but_not_noise():
