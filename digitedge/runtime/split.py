@@ -5,7 +5,8 @@ The finder cuts only regions far too wide for one digit. A pair written close en
 was trained to reject merged pairs, and it reads the halves of a true pair confidently. So a wide region the
 model does not read as one digit is cut at its thinnest columns, and kept cut where both halves read well.
 A number underlined with one pen stroke is one region too: the stroke is taken away first, and the digits
-above it are kept apart where each reads well (the finder does so at once where the region is far too wide).
+above it are kept apart where each reads well (the finder does so at once where the region is far too wide);
+so is a lone digit the stroke tied itself to.
 The other way round, a digit whose stroke broke on both sides (a faint 0 as two arcs) is two regions side by
 side: neighbours shaped like one digit's pieces are read together, and kept so where that reads better.
 """

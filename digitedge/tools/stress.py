@@ -14,8 +14,8 @@ Each kind draws what the camera-style scenes of `synth` lack, with synth's own i
 - styles:     the handwriting styles MNIST lacks (`glyphs`): flagged 1, crossed 7, closed 4, looped 2, ...
 - boxes:      a form's or register's row of printed boxes (single or a comb) whose digits touch the box or
               run onto its line, as written digits do when the box is small;
-- underline:  a number in a register or an amount field with a pen stroke drawn under it, touching or crossing
-              its digits' feet, which ties them into one piece.
+- underline:  a number (or a lone digit) in a register or an amount field with a pen stroke drawn under it,
+              crossing, touching or just clear of its digits' feet, which ties them into one piece.
 
 Digits come from an MNIST split (test for evaluation, train for training) or, for a share of them, from the
 stroke-drawn `glyphs`. `stress_scenes(kind, n, seed)` is deterministic: scene i depends on (seed, kind, i).
