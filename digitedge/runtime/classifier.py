@@ -69,7 +69,7 @@ class DigitClassifier:
         digits = []
         for r, p in zip(regions, probs):
             parts = [(r.box, p, r.crop)]
-            if p.max() < self.threshold and getattr(r, "strength", None) is not None:  # perhaps two touching digits
+            if p.max() < self.threshold and r.strength is not None:  # perhaps two touching digits
                 found = split_region(r.strength, self.predict, self.threshold)
                 if found:
                     x0, y0, s = r.box[0], r.box[1], r.scale
