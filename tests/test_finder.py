@@ -101,6 +101,22 @@ def test_ink_mask_hysteresis_keeps_a_faint_tail_but_not_noise():
     assert len([c for c in comps if c[3] >= 3]) == 1, "paper noise stays out"
 
 
+def test_components_label_inside_the_ink_box_as_over_the_whole_mask():
+    """components() labels only the box around the ink: labels and statistics are those of the whole mask,
+    wherever the box starts (odd or even corner: Grana's 2x2 blocks), and an empty mask has no component."""
+    rng = np.random.default_rng(1)
+    for trial in range(200):
+        mask = (rng.random((120, 160)) < (0.003, 0.02, 0.3)[trial % 3]).astype(np.uint8)
+        mask[:rng.integers(0, 60)] = 0
+        mask[:, :rng.integers(0, 80)] = 0
+        n, whole, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        labels, comps = P.components(mask)
+        assert np.array_equal(labels, whole)
+        assert comps == [[*stats[i, :4].tolist(), i, int(stats[i, 4])] for i in range(1, n)]
+    labels, comps = P.components(np.zeros((30, 40), np.uint8))
+    assert comps == [] and not labels.any()
+
+
 def test_lines_are_found_measured_and_told_from_strokes():
     img = paper()
     for y in (40, 100, 160, 220):
