@@ -535,7 +535,8 @@ def sheet_extent(gray: np.ndarray, ink: np.ndarray) -> tuple[int, int]:
     """(height, width) of the paper in the frame: the rows and columns that are mostly bright ground. A scan's
     dark margin or the desk beside a sheet is no paper, so the rules crossing the sheet cross "the whole
     sheet". The frame itself when the ground is one level (a canvas, a board, a sheet filling the frame)."""
-    level = (gray.astype(np.int16) + ink)[::STATS_STRIDE, ::STATS_STRIDE]  # the ground, wherever it is above the pixel
+    # the ground, wherever it is above the pixel
+    level = gray[::STATS_STRIDE, ::STATS_STRIDE].astype(np.int16) + ink[::STATS_STRIDE, ::STATS_STRIDE]
     lo, hi = quantiles(level, (0.05, 0.95))
     if hi - lo < SHEET_CONTRAST:
         return gray.shape
@@ -995,8 +996,9 @@ def stroke_peak(strength: np.ndarray) -> float:
 
 
 def tight(mask: np.ndarray) -> np.ndarray:
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    return mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] if len(rows) else mask
+    """A uint8 mask cut to the box of its ink (all of it when there is none)."""
+    x, y, w, h = cv2.boundingRect(mask)
+    return mask[y:y + h, x:x + w] if w else mask
 
 
 def mnist_crop(strength: np.ndarray) -> np.ndarray | None:
@@ -1039,8 +1041,8 @@ def center_by_mass(digit: np.ndarray) -> np.ndarray:
         return out.astype(np.uint8)
     cy = (digit.sum(1) * np.arange(h)).sum() / total
     cx = (digit.sum(0) * np.arange(w)).sum() / total
-    oy = int(np.clip(round(MNIST_SIZE / 2 - 0.5 - cy), 0, MNIST_SIZE - h))
-    ox = int(np.clip(round(MNIST_SIZE / 2 - 0.5 - cx), 0, MNIST_SIZE - w))
+    oy = min(max(round(MNIST_SIZE / 2 - 0.5 - cy), 0), MNIST_SIZE - h)
+    ox = min(max(round(MNIST_SIZE / 2 - 0.5 - cx), 0), MNIST_SIZE - w)
     out[oy:oy + h, ox:ox + w] = digit
     return np.clip(out, 0, 255).astype(np.uint8)
 
