@@ -119,6 +119,36 @@ def test_reading_order_of_multi_line_image(clf, mnist_dir):
     assert [d.line for d in digits] == [0] * 4 + [1] * 4
 
 
+def test_lines_are_formed_from_the_digits_read(monkeypatch):
+    """A comma after the first digit, below the line, is a piece the finder orders with the digits (it bends the
+    first digit's course away from the rest), and the model rejects it: the reading's lines are formed from the
+    digits read, so the number stays one line."""
+    from digitedge.runtime import classifier
+
+    pieces = [((60, 35, 22, 80), 1), ((95, 105, 30, 45), None), ((142, 50, 32, 72), 1), ((200, 35, 58, 82), 7),
+              ((270, 45, 62, 75), 2)]  # boxes of a stress scene's "1,172": the comma is the second piece
+
+    def found(image):
+        regions = [P.Region(box, np.full((28, 28), 0 if label is None else 100 + label, np.uint8), 0, None, 1.0)
+                   for box, label in pieces]
+        return P.reading_order(regions)
+
+    def predict(crops):  # a stand-in model: a crop's fill is its digit, an empty crop is no digit
+        out = np.full((len(crops), 10), 0.1)
+        for i, c in enumerate(crops):
+            if c.max():
+                out[i] = 0.01
+                out[i, int(c.max()) - 100] = 0.91
+        return out
+
+    assert len({r.line for r in found(None)}) == 2, "the finder's own order puts the first digit apart"
+    monkeypatch.setattr(classifier, "find_digits", found)
+    reader = DigitClassifier()
+    monkeypatch.setattr(reader, "predict", predict)
+    digits = reader.classify(np.full((200, 400), 230, np.uint8))
+    assert text_of(digits) == "1172" and {d.line for d in digits} == {0}
+
+
 def test_decoder_rejects_bad_inputs():
     ok, jpg = cv2.imencode(".jpg", paper_with_text(["5"]))
     ok, png = cv2.imencode(".png", paper_with_text(["5"]))

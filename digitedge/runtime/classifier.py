@@ -10,7 +10,7 @@ import numpy as np
 
 from .imageio import as_image
 from .model import OnnxModel
-from .preprocess import find_digits, mnist_crop
+from .preprocess import find_digits, mnist_crop, reading_order
 from .split import rejoin, split_region
 
 DEFAULT_THRESHOLD = 0.5  # below this top-1 probability a region is not reported as a digit
@@ -76,7 +76,9 @@ class DigitClassifier:
                     parts = [((x0 + int(x / s), y0 + int(y / s), max(1, round(q.shape[1] / s)),
                                max(1, round(q.shape[0] / s))), pq, mnist_crop(q)) for x, y, q, pq in found]
             digits += [d for box, q, crop in parts if (d := self.digit(q, box, r.line, crop))]
-        return renumber_lines(digits)
+        # The lines are formed from the digits read: a comma or a speck the model rejects, which the finder
+        # ordered with the digits, bends no line's course.
+        return reading_order(digits)
 
     def digit(self, p: np.ndarray, box, line: int = 0, crop: np.ndarray | None = None) -> Digit | None:
         """The digit one crop's probabilities name, or None below the threshold."""
@@ -85,14 +87,6 @@ class DigitClassifier:
             return None
         return Digit(label=self.labels[order[0]], confidence=float(p[order[0]]), box=box, line=line,
                      top_k=[(self.labels[k], float(p[k])) for k in order], crop=crop)
-
-
-def renumber_lines(digits: list[Digit]) -> list[Digit]:
-    """Lines emptied by the threshold leave gaps; number the rest 0, 1, 2..."""
-    index = {line: i for i, line in enumerate(sorted({d.line for d in digits}))}
-    for d in digits:
-        d.line = index[d.line]
-    return digits
 
 
 def check_threshold(threshold) -> None:

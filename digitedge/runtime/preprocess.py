@@ -1122,7 +1122,8 @@ def turn_steep_lines(regions: list[Region]) -> list[Region]:
 def reading_order(regions: list) -> list:
     """Lines top to bottom, digits left to right. A line is a chain grown left to right: each digit joins
     the line whose course (extrapolated from its last digits) passes nearest its centre, so the slanted
-    lines of a tilted page stay whole and a short digit after a tall one stays on its line."""
+    lines of a tilted page stay whole and a short digit after a tall one stays on its line. `regions`: the
+    finder's regions, or the classifier's digits (anything with a `box` and a `line` to set)."""
     lines: list[TextLine] = []
     prior = writing_slope(regions)
     for r in sorted(regions, key=lambda r: r.box[0]):
