@@ -78,6 +78,28 @@ def test_polarity_of_a_small_sheet_on_a_dark_desk_and_of_a_board_in_a_light_room
     assert P.light_on_dark(canvas)
 
 
+def test_polarity_of_a_thin_pen_sheet_on_a_desk_with_wide_light_grain():
+    """The ink's contrast is measured unreduced: reduced to find the sheet and the desk, a thin pen's strokes
+    average into the paper (a fifth of their contrast) while the desk's wide light grain keeps all of its own."""
+    rng = np.random.default_rng(0)
+    grain = 75 * (np.sin(np.arange(960)[:, None] / 40.0) > 0.6)  # bands 75 lighter than the wood, 50 px wide
+    desk = np.clip(45 + grain + rng.normal(0, 4, (960, 1280)), 0, 255).astype(np.uint8)
+    desk[150:850, 300:720] = 205  # the sheet: a third of the frame wide
+    for row in range(4):
+        for col in range(7):
+            cv2.ellipse(desk, (344 + col * 52, 220 + row * 140), (12, 28), 0, 0, 360, 70, 2)  # 2 px pen zeros
+    assert not P.light_on_dark(desk)
+
+
+def test_polarity_of_sheets_on_desks_measured_inside_each_ground(mnist_dir):
+    """Generated sheets on desks (stress kind `desk`, seed 26) read as light ink when the contrasts were measured on
+    the reduced image up to the grounds' edges (commit 3cb4771): now inside each ground, on unreduced pixels."""
+    from digitedge.tools.stress import stress_scenes
+
+    scenes = list(stress_scenes("desk", 12, 26, data_dir=mnist_dir))
+    assert not any(P.light_on_dark(P.to_gray(scenes[i].image)) for i in (7, 10, 11))
+
+
 def test_continued_padding_runs_a_gradient_on():
     ramp = np.tile(np.arange(100, 140, dtype=np.uint8), (20, 1))
     padded = P.continued(ramp, 5)

@@ -180,13 +180,15 @@ def light_on_dark(gray: np.ndarray) -> bool:
     sample = gray[::STATS_STRIDE, ::STATS_STRIDE].astype(np.int16)
     local = cv2.resize(local, (sample.shape[1], sample.shape[0]), interpolation=cv2.INTER_LINEAR).astype(np.int16)
     lo, hi = quantiles(sample - local, (INK_TAIL / 100, 1 - INK_TAIL / 100))
-    return hi > -lo and not ink_on_bright_ground(small)
+    return hi > -lo and not ink_on_bright_ground(small, gray[::STATS_STRIDE, ::STATS_STRIDE])
 
 
-def ink_on_bright_ground(small: np.ndarray) -> bool:
+def ink_on_bright_ground(small: np.ndarray, sample: np.ndarray) -> bool:
     """Two grounds, each wider than the polarity window (a sheet on a dark desk, a board in a light room), and
     the ink stands out more as dark marks on the bright one than as light marks on the dark one. A small sheet
-    on a dark desk is the light tail against a desk-wide median; strokes, however bold, are no ground."""
+    on a dark desk is the light tail against a desk-wide median; strokes, however bold, are no ground.
+    `small`: the image reduced to find the grounds; `sample`: every few pixels of it unreduced, where the
+    contrasts are measured (reducing averages a thin pen's strokes into the paper, not a desk's wide grain)."""
     lo, hi = quantiles(small, (0.05, 0.95))
     if hi - lo < SHEET_CONTRAST:
         return False
@@ -201,8 +203,14 @@ def ink_on_bright_ground(small: np.ndarray) -> bool:
     sheet, desk = sheet & ~desk, desk & ~sheet  # dense writing fills in as either: it is neither ground
     if not sheet.any() or not desk.any():
         return False
-    darkest, paper = quantiles(small[sheet], (INK_TAIL / 100, 0.5))
-    board, lightest = quantiles(small[desk], (0.5, 1 - INK_TAIL / 100))
+    # (each ground a reduced pixel in from its edge, where pixels mix both grounds and the scaled-up masks are blocky)
+    size, inner = (sample.shape[1], sample.shape[0]), np.ones((3, 3), np.uint8)
+    sheet, desk = (cv2.resize(cv2.erode(m.astype(np.uint8), inner), size, interpolation=cv2.INTER_NEAREST) > 0
+                   for m in (sheet, desk))
+    if not sheet.any() or not desk.any():
+        return False
+    darkest, paper = quantiles(sample[sheet], (INK_TAIL / 100, 0.5))
+    board, lightest = quantiles(sample[desk], (0.5, 1 - INK_TAIL / 100))
     return paper - darkest > lightest - board
 
 
