@@ -123,6 +123,22 @@ def test_ink_mask_hysteresis_keeps_a_faint_tail_but_not_noise():
     assert len([c for c in comps if c[3] >= 3]) == 1, "paper noise stays out"
 
 
+def test_ink_mask_is_hysteresis_with_few_pieces_and_with_many():
+    """The mask is the weak ink's components that hold strong ink, whether they are a handful (looked up by
+    byte) or thousands of noise specks."""
+    rng = np.random.default_rng(2)
+    for spread in (3, 12):  # few weak specks; past 256 of them
+        ink = np.clip(rng.normal(2, spread, (120, 160)), 0, 255).astype(np.uint8)
+        cv2.line(ink, (20, 20), (20, 90), 80, 3)
+        med, sigma = P.noise_level(ink)
+        high = np.ceil(max(P.MIN_CONTRAST, med + P.NOISE_SIGMAS * sigma))
+        low = max(high * P.HYSTERESIS, med + P.WEAK_SIGMAS * sigma)
+        n, labels = cv2.connectedComponents((ink >= low).astype(np.uint8), connectivity=8)
+        strong = set(np.unique(labels[ink >= high])) - {0}
+        assert np.array_equal(P.ink_mask(ink), np.isin(labels, list(strong)).astype(np.uint8))
+        assert (n > 256) == (spread == 12)
+
+
 def test_components_label_inside_the_ink_box_as_over_the_whole_mask():
     """components() labels only the box around the ink: labels and statistics are those of the whole mask,
     wherever the box starts (odd or even corner: Grana's 2x2 blocks), and an empty mask has no component."""

@@ -289,6 +289,8 @@ def ink_mask(ink: np.ndarray) -> np.ndarray:
     keep = np.zeros(n, np.uint8)
     keep[labels[cv2.threshold(ink, high - 1, 1, cv2.THRESH_BINARY)[1].view(bool)]] = 1
     keep[0] = 0
+    if n <= 256:  # (a byte lookup table is 2-3x faster than indexing by int32 labels)
+        return cv2.LUT(labels.astype(np.uint8), np.pad(keep, (0, 256 - n)))
     return np.take(keep, labels)
 
 
