@@ -75,7 +75,7 @@ class DigitClassifier:
                     x0, y0, s = r.box[0], r.box[1], r.scale
                     parts = [((x0 + int(x / s), y0 + int(y / s), max(1, round(q.shape[1] / s)),
                                max(1, round(q.shape[0] / s))), pq, mnist_crop(q)) for x, y, q, pq in found]
-            digits += [d for box, q, crop in parts if (d := self.digit(q, box, r.line, crop))]
+            digits += [d for box, q, crop in parts if (d := self.digit(q, box, crop=crop))]
         # The lines are formed from the digits read: a comma or a speck the model rejects, which the finder
         # ordered with the digits, bends no line's course.
         return reading_order(digits)

@@ -171,16 +171,16 @@ def light_on_dark(gray: np.ndarray) -> bool:
     (`ink_on_bright_ground` then tells).
 
     (A top-hat/black-hat comparison is fooled by paper enclosed in the loops of thin dark strokes.)"""
-    lo, med, hi = quantiles(gray[::STATS_STRIDE, ::STATS_STRIDE], (INK_TAIL / 100, 0.5, 1 - INK_TAIL / 100))
+    sample = gray[::STATS_STRIDE, ::STATS_STRIDE]
+    lo, med, hi = quantiles(sample, (INK_TAIL / 100, 0.5, 1 - INK_TAIL / 100))
     if hi - med <= med - lo:
         return False
     f = max(1, max(gray.shape) // POLARITY_SIDE)
     small = cv2.resize(gray, (max(1, gray.shape[1] // f), max(1, gray.shape[0] // f)), interpolation=cv2.INTER_AREA)
     local = cv2.medianBlur(small, odd(min(small.shape) * POLARITY_WINDOW)) if min(small.shape) >= 3 else small
-    sample = gray[::STATS_STRIDE, ::STATS_STRIDE].astype(np.int16)
     local = cv2.resize(local, (sample.shape[1], sample.shape[0]), interpolation=cv2.INTER_LINEAR).astype(np.int16)
-    lo, hi = quantiles(sample - local, (INK_TAIL / 100, 1 - INK_TAIL / 100))
-    return hi > -lo and not ink_on_bright_ground(small, gray[::STATS_STRIDE, ::STATS_STRIDE])
+    lo, hi = quantiles(sample.astype(np.int16) - local, (INK_TAIL / 100, 1 - INK_TAIL / 100))
+    return hi > -lo and not ink_on_bright_ground(small, sample)
 
 
 def ink_on_bright_ground(small: np.ndarray, sample: np.ndarray) -> bool:
