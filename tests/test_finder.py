@@ -466,6 +466,31 @@ def test_a_hairline_beside_the_writing_is_no_one():
     assert len(P.drop_hairlines([hairline])) == 1
 
 
+def test_faint_crumbs_beside_the_writing_are_no_digits():
+    """Paper grain and a shadow's soft edge leave crumbs far fainter than the writing; they are dropped, a
+    digit written lighter than the others (half their contrast) stays, and so does a lone faint piece."""
+    def ring(value):
+        piece = np.zeros((48, 30), np.uint8)
+        cv2.ellipse(piece, (15, 24), (11, 20), 0, 0, 360, value, 4)
+        return piece
+
+    digits = [((10 + 40 * i, 10, 30, 48), ring(150)) for i in range(3)]
+    light = ((130, 10, 30, 48), ring(75))
+    crumb = ((170, 20, 30, 48), ring(30))
+    assert [b for b, _ in P.drop_faint(digits + [light, crumb])] == [b for b, _ in digits] + [light[0]]
+    assert len(P.drop_faint([crumb])) == 1
+
+    # the same on a photo: three dark digits, and blotches of grain a sixth as dark, as tall as the digits
+    img = paper(240, 400, 200)
+    for i, kind in enumerate("070"):
+        stroke_digit(img, 80 + 90 * i, 60, 90, value=40, thick=9, kind=kind)
+    rng = np.random.default_rng(3)
+    for x0 in (40, 330):
+        pts = np.cumsum(rng.integers(-6, 7, (40, 2)), 0) + (x0, 190)
+        cv2.polylines(img, [pts.astype(np.int32)], False, 172, 5)
+    assert len(P.find_digits(img)) == 3
+
+
 def test_rejoin_reads_a_digit_broken_in_two_as_one():
     """A 0 whose ring broke at the top and the bottom is two arcs side by side; read together they make the 0
     the model reads better than either arc. Two whole 0s side by side stay two (no one digit is that wide)."""

@@ -17,7 +17,8 @@ the digits around it — so they hold for a 28 px crop and a 12 MP page alike:
    removed (rectangular holes); straight thin lines removed when they are several digits long (rules,
    grids, margins, page edges) — a 2's base or a 7's bar is never that long;
 4. pieces: broken strokes joined, specks, lines, slivers and cut-off neighbours dropped by size against the
-   others, touching digits split where they are far too wide for one (a stroke under them taken away first);
+   others, crumbs of paper grain by their faintness against the writing, touching digits split where they are
+   far too wide for one (a stroke under them taken away first);
 5. again at a scale where digits are about `DIGIT_HEIGHT` px tall, with the ground and lines measured in
    digit heights;
 6. reading order: lines grown left to right along their own slope; digits on a steep line turned upright;
@@ -85,6 +86,7 @@ LINE_VS_MEDIAN = 2.5  # a thin piece this many median digit heights long is a li
 CROSSING_VS_MEDIAN = 1.5  # ... or this many, when it runs from one border of the frame to the other
 HAIRLINE = 0.45  # a thin upright piece whose stroke is finer than this x the writing's is no 1 (a rule's sliver)
 WRITING_SAMPLE = 7  # the writing's stroke: of this many pieces at most (the inkiest)
+FAINT = 0.3  # a piece whose stroke contrast is below this x the writing's is paper texture or a shadow's edge
 STACKED_VS_MEDIAN = 1.6  # a piece this many digits tall, held together by weak ink only, is digits stacked
 THIN = 0.25  # width / height below this (or the reverse) is a thin piece
 CUT_GAP = 0.5  # thin pieces this close (x their height) end to end ...
@@ -913,7 +915,18 @@ def select_pieces(candidates: list, shape, min_height: int = MIN_HEIGHT_PX) -> l
         return max(floor, SHORT_ONE) if upright_thin(box) else floor
 
     pieces = [(b, s) for b, s in pieces if b[3] >= least(b) * median_h]
-    return drop_hairlines(pieces)
+    return drop_faint(drop_hairlines(pieces))
+
+
+def drop_faint(pieces: list) -> list:
+    """Without the pieces whose stroke contrast (stroke_peak) is far below the writing's, the ink-weighted
+    median of all pieces' (the digits' strokes outweigh a scatter of texture crumbs): paper grain, a
+    shadow's soft edge, a smudge — not writing by the same hand and light."""
+    if len(pieces) < 2 or not FAINT:
+        return pieces
+    peaks = [stroke_peak(s) for _, s in pieces]
+    writing = ink_weighted_median(peaks, [np.count_nonzero(s) for _, s in pieces])
+    return [p for p, peak in zip(pieces, peaks) if peak >= FAINT * writing]
 
 
 def drop_hairlines(pieces: list) -> list:
