@@ -15,7 +15,10 @@ Each kind draws what the camera-style scenes of `synth` lack, with synth's own i
 - boxes:      a form's or register's row of printed boxes (single or a comb) whose digits touch the box or
               run onto its line, as written digits do when the box is small;
 - underline:  a number (or a lone digit) in a register or an amount field with a pen stroke drawn under it,
-              crossing, touching or just clear of its digits' feet, which ties them into one piece.
+              crossing, touching or just clear of its digits' feet, which ties them into one piece;
+- register:   a row number cut from a scanned bound register: a narrow grey crop with the dark binding or
+              scanner margin down one side, the column's printed rules (faint, broken) at its edges and
+              across it, and a small number, often with a full stop or a stroke under it.
 
 Digits come from an MNIST split (test for evaluation, train for training) or, for a share of them, from the
 stroke-drawn `glyphs`. `stress_scenes(kind, n, seed)` is deterministic: scene i depends on (seed, kind, i).
@@ -35,7 +38,7 @@ from .synth import (Scene, _boxes, _camera_params, _colour, _ink_mask, _lighting
                     _photometric, _pick_ink, _stamp, _text, _warp)
 
 STRESS_KINDS = ("canvas", "grid", "border", "desk", "pencil", "separators", "slope", "cheque", "styles", "boxes",
-                "underline")
+                "underline", "register")
 GLYPH_SHARE = 0.25  # share of digits drawn from glyphs rather than MNIST (styles: all of them)
 RARE_STYLES = {0: ["slashed"], 1: ["flag", "long_flag", "hooked", "flag_foot"], 2: ["looped", "flat_base"],
                3: ["flat_top"], 4: ["closed", "open"], 7: ["crossed", "serif"]}
@@ -69,6 +72,11 @@ STRONG_VIGNETTE = (0.35, 0.7)
 UNDERLINE_DIGIT_PX = (24, 64)
 UNDERLINE_PATTERNS = ("1", "1.", "2", "2", "3", "3", "4", "2.", "3.")
 UNDERLINE_DROP = (-0.1, 0.25)  # the stroke's height against the digits' feet, x digit height (< 0: crossing them)
+# register
+REGISTER_SIZE = ((80, 160), (100, 290))  # (w, h) ranges of a crop, px
+REGISTER_DIGIT = (0.12, 0.3)  # digit height x crop height
+REGISTER_MARGIN = (0.0, 0.45)  # the dark binding strip, x crop width
+REGISTER_PATTERNS = ("1", "2", "1.", "2.", "2", "3", "1")
 
 
 class DigitSource:
@@ -548,9 +556,56 @@ def render_underline(src: DigitSource, rng) -> Scene:
     return _shoot(albedo, labels_map, n, text, "underline", rng, rng.uniform(0.2, 0.6), warp=False)
 
 
+def render_register(src: DigitSource, rng) -> Scene:
+    w, h = (int(rng.integers(*r)) for r in REGISTER_SIZE)
+    albedo, labels_map = _paper(rng, (w, h)) * rng.uniform(0.8, 1.0), np.zeros((h, w), np.uint16)
+    rule = _colour(rng, ((70, 70, 70), (110, 100, 90), (140, 140, 140)))
+    margin = int(rng.uniform(*REGISTER_MARGIN) * w)
+    binding_left = rng.random() < 0.7
+    a, b = (margin, w) if binding_left else (0, w - margin)  # the page's part of the crop
+    # the column's rules: one at or near the crop's far edge, one just off the binding, faded in places
+    for x in (b - 1 - int(rng.uniform(0, 0.15) * (b - a)) if binding_left else a + int(rng.uniform(0, 0.15) * (b - a)),
+              a + int(rng.uniform(0, 0.1) * w) if binding_left else b - 1 - int(rng.uniform(0, 0.1) * w)):
+        if rng.random() < 0.8:
+            line = np.zeros((h, w), np.float32)
+            cv2.line(line, (x, 0), (x + int(rng.integers(-2, 3)), h), 1.0, int(rng.integers(1, 3)))
+            fade = np.clip(_noise_field(rng, (w, h), (8, 1), 0.8) + rng.uniform(0.3, 0.9), 0, 1)
+            _stamp_mark(albedo, line * fade, 0, 0, rule)
+    for y in rng.uniform(0, h, int(rng.integers(0, 3))):  # the rows' rules
+        cv2.line(albedo, (a, int(y)), (b, int(y + rng.uniform(-2, 2))), rule.tolist(), 1, cv2.LINE_AA)
+    ink, density, style = _pick_ink(rng)
+    digit_px = h * rng.uniform(*REGISTER_DIGIT)
+    pattern = REGISTER_PATTERNS[rng.integers(len(REGISTER_PATTERNS))]
+    tokens = _tokens_line(src, rng, digit_px, pattern, style, density, max(1.5, 0.08 * digit_px))
+    width = sum(m.shape[1] for m, _, _ in tokens) + 0.25 * digit_px * len(tokens)
+    room = 0.8 * (b - a)
+    if width > room:  # a long number in a narrow column is written smaller
+        f = room / width
+        tokens = [(cv2.resize(m, (max(1, int(m.shape[1] * f)), max(1, int(m.shape[0] * f))), interpolation=cv2.INTER_AREA),
+                   lab, dy) for m, lab, dy in tokens]
+        digit_px, width = digit_px * f, width * f
+    x0 = a + 0.1 * (b - a) + rng.uniform(0, 1) * max(0.0, room - width)
+    top = rng.uniform(0.15, 0.85) * (h - digit_px)
+    n = _layout(albedo, labels_map, tokens, x0, top, digit_px, rng, ink)
+    if rng.random() < 0.35:  # a stroke under the number
+        y = top + digit_px * rng.uniform(1.0, 1.25)
+        line = np.zeros((h, w), np.float32)
+        cv2.line(line, (int(x0 - 0.2 * digit_px), int(y)), (int(x0 + width), int(y + rng.uniform(-2, 2))), 1.0,
+                 max(1, round(0.08 * digit_px)), cv2.LINE_AA)
+        _stamp_mark(albedo, line * density, 0, 0, ink)
+    if margin:  # the binding's shadow: near black, with a soft edge onto the page
+        xs = np.arange(w, dtype=np.float32)
+        ramp = np.clip(((xs - margin) if binding_left else (w - margin - xs)) / max(2.0, rng.uniform(0.01, 0.06) * w) + 1, 0, 1)
+        dark = rng.uniform(5, 50) + _noise_field(rng, (w, h), (6, 2), 4)
+        albedo = albedo * ramp[None, :, None] + (dark * (1 - ramp[None, :]))[..., None]
+    text = _text([lab for _, lab, _ in tokens if lab is not None])
+    return _shoot(albedo, labels_map, n, text, "register", rng, rng.uniform(0.2, 0.5), warp=False)
+
+
 RENDERERS = {"canvas": render_canvas, "grid": render_grid, "border": render_border, "desk": render_desk,
              "pencil": render_pencil, "separators": render_separators, "slope": render_slope,
-             "cheque": render_cheque, "styles": render_styles, "boxes": render_boxes, "underline": render_underline}
+             "cheque": render_cheque, "styles": render_styles, "boxes": render_boxes, "underline": render_underline,
+             "register": render_register}
 
 
 def stress_scene(kind: str, data, seed: int, i: int, glyph_share: float = GLYPH_SHARE) -> Scene:
