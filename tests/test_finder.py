@@ -355,6 +355,24 @@ def test_select_pieces_drops_lines_specks_fragments_and_broken_margins():
     assert kept == [(100, 100, 30, 50), (150, 100, 30, 48), (200, 100, 32, 52)]
 
 
+def test_a_faded_rule_running_off_the_crop_is_no_column_of_ones():
+    """A column's printed rule that faded in places leaves 1-like pieces far apart in one column; one runs
+    off the crop's top, so they are a rule. The same pieces inside the frame (1s written one per line, a
+    line's spacing apart) stay."""
+    def s(w, h):  # hollow, like a stroke's outline (a solid blob is dropped as one)
+        piece = np.full((h, w), 100, np.uint8)
+        piece[2:-2, 2:-2] = 0 if w > 8 else 100
+        return piece
+
+    digits = [((40, 90, 30, 50), s(30, 50)), ((80, 90, 30, 50), s(30, 50))]
+    rule = [((130, 0, 4, 60), s(4, 60)), ((131, 150, 4, 60), s(4, 60))]  # 90 px apart: far more than a break
+    kept = [b for b, _ in P.select_pieces(digits + rule, (240, 160))]
+    assert kept == [b for b, _ in digits]
+    ones = [((130, 10, 4, 50), s(4, 50)), ((131, 150, 4, 50), s(4, 50))]
+    kept = [b for b, _ in P.select_pieces(digits + ones, (240, 160))]
+    assert kept == [b for b, _ in digits + ones]
+
+
 def test_thin_pieces_that_are_no_ones():
     """A 1 is about as tall as the digits beside it: a thin upright piece at half their height is a sliver
     of a rule or a page edge, or a comma, and one running from the frame's top to its bottom, clearly taller

@@ -907,7 +907,7 @@ def select_pieces(candidates: list, shape, min_height: int = MIN_HEIGHT_PX) -> l
     # stacked end to end in a column: a faint margin line that broke up.
     pieces = [(b, s) for b, s in pieces if not (thin(b) and (max(b[2], b[3]) > LINE_VS_MEDIAN * median_h
                                                                or crossing(b)))]
-    broken = broken_vertical_line([b for b, _ in pieces], median_h)
+    broken = broken_vertical_line([b for b, _ in pieces], median_h, H)
     pieces = [p for i, p in enumerate(pieces) if i not in broken]
 
     def least(box):  # x the median height
@@ -973,26 +973,29 @@ def giant(box, shape) -> bool:
     return box[2] > GIANT * shape[1] and box[3] > GIANT * shape[0]
 
 
-def broken_vertical_line(boxes: list, median_h: float) -> set[int]:
+def broken_vertical_line(boxes: list, median_h: float, height: int | None = None) -> set[int]:
     """Indices of thin upright pieces stacked end to end in one column, CUT_SPAN digit heights in all:
     a margin line broken into 1-like pieces. (A column of real 1s, one per written line, has a line's
-    spacing between them, not a break's.)"""
+    spacing between them, not a break's.) A printed rule that faded in places leaves pieces farther apart;
+    in one column, one of them running off the top or the bottom of the frame (`height`), they are a rule
+    too: a column of 1s does not run off the crop."""
     thin = sorted((i for i, b in enumerate(boxes) if upright_thin(b)), key=lambda i: boxes[i][1])
-    chains: list[list[int]] = []
-    for i in thin:
-        x, y, w, h = boxes[i]
-        for chain in chains:
-            px, py, pw, ph = boxes[chain[-1]]
-            if abs((x + w / 2) - (px + pw / 2)) <= max(w, pw) + 2 and y - (py + ph) <= CUT_GAP * max(h, ph):
-                chain.append(i)
-                break
-        else:
-            chains.append([i])
     out = set()
-    for chain in chains:
-        top, bottom = boxes[chain[0]][1], max(boxes[i][1] + boxes[i][3] for i in chain)
-        if len(chain) > 1 and bottom - top > CUT_SPAN * median_h:
-            out.update(chain)
+    for loose in ((False, True) if height else (False,)):
+        chains: list[list[int]] = []
+        for i in thin:
+            x, y, w, h = boxes[i]
+            for chain in chains:
+                px, py, pw, ph = boxes[chain[-1]]
+                if abs((x + w / 2) - (px + pw / 2)) <= max(w, pw) + 2 and (loose or y - (py + ph) <= CUT_GAP * max(h, ph)):
+                    chain.append(i)
+                    break
+            else:
+                chains.append([i])
+        for chain in chains:
+            top, bottom = boxes[chain[0]][1], max(boxes[i][1] + boxes[i][3] for i in chain)
+            if len(chain) > 1 and bottom - top > CUT_SPAN * median_h and (not loose or top == 0 or bottom == height):
+                out.update(chain)
     return out
 
 
