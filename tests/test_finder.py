@@ -51,6 +51,20 @@ def test_ground_follows_a_vignette_and_keeps_a_step():
     assert (ink[:, :110] < P.MIN_CONTRAST).mean() > 0.95 and (ink[:, 130:] < P.MIN_CONTRAST).all()
 
 
+def test_sheet_extent_finds_a_sheet_on_a_desk_and_none_in_a_light_gradient():
+    """A sheet beside a dark desk strip is the bright columns; a page lit from one side spreads one ground
+    over a wide range of greys, and its brighter half is no sheet: the frame is the paper."""
+    desk = stroke_digit(paper(240, 320, 210), 220, 60, 100, value=60)
+    desk[:, :100] = 40
+    gray = desk
+    h, w = P.sheet_extent(gray, P.ink_map(gray, 121))
+    assert h == 240 and abs(w - 220) <= 8, (h, w)
+    xx = np.mgrid[0:240, 0:320][1]
+    lit = (230 - 110 * xx / 319.0).astype(np.uint8)  # 230 at the left to 120 at the right: no step
+    stroke_digit(lit, 160, 60, 100, value=40)
+    assert P.sheet_extent(lit, P.ink_map(lit, 121)) == lit.shape
+
+
 def test_ground_keeps_a_bold_stroke_whole():
     img = stroke_digit(paper(), 160, 30, 180, thick=40)
     ink = P.ink_map(img, 161)

@@ -71,6 +71,7 @@ LINE_COVER = 0.5  # a line found by Hough must lie on ink for this share of its 
 LINE_THICKNESS_PERCENTILE = 25  # a line's thickness where nothing is written on it
 KEEP_DARKER = 2.0  # on a line's path, ink this much stronger than the line itself is writing crossing it
 SHEET_CONTRAST = 40  # grey levels between a sheet and what is around it (a desk, a scanner's margin)
+SHEET_SPLIT = 0.7  # ... whose medians lie this share of the image's range (5th to 95th percentile) apart
 GRID_LINES = 3  # this many parallel lines crossing the whole frame are a printed grid or ruling ...
 FRAME_SPAN = 0.8  # ... crossing: this share of the frame's width (height for vertical lines)
 GRID_THICKNESS = 1.5  # ... and none thicker than this x their median thickness (+1 px): not a pen stroke
@@ -547,10 +548,21 @@ def sheet_extent(gray: np.ndarray, ink: np.ndarray) -> tuple[int, int]:
     """(height, width) of the paper in the frame: the rows and columns that are mostly bright ground. A scan's
     dark margin or the desk beside a sheet is no paper, so the rules crossing the sheet cross "the whole
     sheet". The frame itself when the ground is one level (a canvas, a board, a sheet filling the frame)."""
-    # the ground, wherever it is above the pixel
-    level = gray[::STATS_STRIDE, ::STATS_STRIDE].astype(np.int16) + ink[::STATS_STRIDE, ::STATS_STRIDE]
-    lo, hi = quantiles(level, (0.05, 0.95))
+    # the ground, wherever it is above the pixel (ink = ground - gray where positive: the sum fits a byte)
+    level = cv2.add(gray[::STATS_STRIDE, ::STATS_STRIDE], ink[::STATS_STRIDE, ::STATS_STRIDE])
+    cum = np.cumsum(np.bincount(level.ravel(), minlength=256))  # every quantile below from one histogram
+
+    def at(k: int) -> int:  # the k-th smallest level (0-based), as `quantiles` picks it
+        return int(np.searchsorted(cum, k, side="right"))
+
+    n = int(cum[-1])
+    lo, hi = at(int(0.05 * (n - 1))), at(int(0.95 * (n - 1)))
     if hi - lo < SHEET_CONTRAST:
+        return gray.shape
+    # Two grounds (a sheet and a desk or margin) are two levels apart; a light gradient or a vignette spreads
+    # one ground over the range, and its brighter half is no sheet.
+    dark = int(cum[(lo + hi) // 2])  # levels at or below the middle
+    if at(dark + (n - dark - 1) // 2) - at((dark - 1) // 2) < SHEET_SPLIT * (hi - lo):
         return gray.shape
     bright = level > (lo + hi) / 2
     rows, cols = int((bright.mean(1) >= 0.5).sum()), int((bright.mean(0) >= 0.5).sum())
