@@ -387,6 +387,24 @@ def test_a_faded_rule_running_off_the_crop_is_no_column_of_ones():
     assert kept == [b for b, _ in digits + ones]
 
 
+def test_a_crumb_beside_a_thin_pen_digit_sets_no_writing_height():
+    """A thin-pen 8 filling the frame has long, nearly straight strokes that Hough takes for lines, and the
+    only piece touching none of them is a crumb of the paper. Measured on the crumb, the writing would be
+    a few px tall and the 8's strokes rules several of its heights long: cut in two. The crumb holds far
+    less ink than the 8 holds off those lines, so it is no measure of the writing, and the 8 stays whole."""
+    img = paper(300, 320, 200)
+    pts = np.array([[150, 30], [120, 40], [115, 60], [200, 200], [205, 240], [170, 265], [130, 255], [125, 225],
+                    [210, 80], [200, 40], [170, 28]], np.int32)
+    cv2.polylines(img, [pts], True, 60, 3, cv2.LINE_AA)
+    cv2.circle(img, (285, 250), 5, 150, -1)
+    ink = P.ink_map(img, 151)
+    mask = P.ink_mask(ink)
+    assert P.find_lines(mask, P.LINE_MIN_PX), "the 8's strokes look like lines to Hough"
+    assert P.writing_height(mask, P.find_lines(mask, P.LINE_MIN_PX), ink) is None
+    regions = P.find_digits(img)
+    assert len(regions) == 1 and regions[0].box[3] > 230
+
+
 def test_thin_pieces_that_are_no_ones():
     """A 1 is about as tall as the digits beside it: a thin upright piece at half their height is a sliver
     of a rule or a page edge, or a comma, and one running from the frame's top to its bottom, clearly taller
