@@ -92,6 +92,19 @@ def test_polarity_of_a_small_sheet_on_a_dark_desk_and_of_a_board_in_a_light_room
     assert P.light_on_dark(canvas)
 
 
+def test_polarity_of_a_bold_brush_drawing_on_a_flat_canvas():
+    """White brush strokes a fifth as wide as the canvas fill the local window as often as the black ground
+    does: both tails of the local test reach the full contrast, and the global judgement (a sparse bright
+    tail over a dark majority) stands. The same drawing in black on white stays dark ink."""
+    canvas = np.full((420, 300), 10, np.uint8)
+    cv2.line(canvas, (90, 80), (200, 50), 240, 55)
+    cv2.line(canvas, (200, 50), (150, 380), 240, 55)  # a bold 7
+    assert P.light_on_dark(canvas)
+    assert not P.light_on_dark(cv2.bitwise_not(canvas))
+    regions = P.find_digits(canvas)
+    assert len(regions) == 1 and regions[0].box[3] > 300
+
+
 def test_polarity_of_a_thin_pen_sheet_on_a_desk_with_wide_light_grain():
     """The ink's contrast is measured unreduced: reduced to find the sheet and the desk, a thin pen's strokes
     average into the paper (a fifth of their contrast) while the desk's wide light grain keeps all of its own."""

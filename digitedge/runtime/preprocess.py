@@ -185,7 +185,9 @@ def light_on_dark(gray: np.ndarray) -> bool:
     local = cv2.medianBlur(small, odd(min(small.shape) * POLARITY_WINDOW)) if min(small.shape) >= 3 else small
     local = cv2.resize(local, (sample.shape[1], sample.shape[0]), interpolation=cv2.INTER_LINEAR).astype(np.int16)
     lo, hi = quantiles(sample.astype(np.int16) - local, (INK_TAIL / 100, 1 - INK_TAIL / 100))
-    return hi > -lo and not ink_on_bright_ground(small, sample)
+    # (a tie: a drawing of two flat levels whose bold strokes fill the local window as often as the ground
+    # does: the global judgement stands)
+    return hi >= -lo and not ink_on_bright_ground(small, sample)
 
 
 def ink_on_bright_ground(small: np.ndarray, sample: np.ndarray) -> bool:
