@@ -416,6 +416,11 @@ def test_a_crumb_beside_a_thin_pen_digit_sets_no_writing_height():
     assert P.writing_height(mask, P.find_lines(mask, P.LINE_MIN_PX), ink) is None
     regions = P.find_digits(img)
     assert len(regions) == 1 and regions[0].box[3] > 230
+    # Lines along the image's axes are a page's rules or grid, whose crumbs may be all that stands apart
+    # from them: there, the rule does not apply.
+    rules = [P.Line((0, 50 * i, 300, 50 * i + 2), 300.0, 1.0, False) for i in range(3)]
+    strokes = [P.Line((100, 40, 200, 200), 189.0, 3.0, True), P.Line((110, 60, 200, 20), 98.0, 3.0, False)]
+    assert P.pen_strokes(strokes) and not P.pen_strokes(rules) and not P.pen_strokes(rules + strokes[:1])
 
 
 def test_thin_pieces_that_are_no_ones():

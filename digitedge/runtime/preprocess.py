@@ -64,8 +64,8 @@ RULE_THINNESS = 8  # ... and it must be this many times longer than its ink is t
 GRID_MAX_TILT = 0.15  # rise over run: grid and ruling lines lie within ~8.5 degrees of the image axes
 RULE_GAP = 0.03  # x its length: a line broken for this long is still one line ...
 LINE_GAP_PX = 12  # ... or this many px (a pen stroke crossing it breaks it for its width)
-FREE_SHARE = 1.0  # the pieces apart from the lines set the writing's height only with this x the ink that the
-#                  pieces the lines run through hold off them (else they are crumbs beside the writing)
+FREE_SHARE = 1.0  # the pieces apart from lines mostly at odd angles set the writing's height only with this x
+#                  the ink that the pieces those lines run through hold off them (else: crumbs beside the writing)
 RULE_BREAK = 0.5  # x the writing height: a rule's ink is never broken for longer (pen strokes are thinner); a
 #                   longer break is a column of digits lined up, not a line
 HOUGH_ANGLE = np.pi / 180  # finer angles cost Hough many times the time (0.25 degree: 20x)
@@ -498,13 +498,21 @@ def free_height(mask: np.ndarray, lines: list[Line], ink: np.ndarray, erase: boo
             and sharp_outline(labels[y:y + h, x:x + w] == i, edge_strength(ink, (x, y, w, h)))]
     if not free:
         return None
-    if not erase and excluded:
+    if not erase and excluded and pen_strokes(lines):
         # Crumbs beside a large piece the lines run through (a thin-pen digit whose strokes Hough took for
         # lines) are not the writing: the writing is off the lines, most of its ink in the touching pieces.
+        # (Near the page's axes the lines are rules and grids, and their crumbs may be all that stands apart.)
         off = np.bincount(labels[(near == 0) & (mask > 0)], minlength=len(comps) + 1)
         if sum(a for *_, a in free) < FREE_SHARE * sum(int(off[i]) for i in excluded if i):
             return None
     return ink_weighted_median([h for h, _, _ in free], [wh for _, wh, _ in free])
+
+
+def pen_strokes(lines: list[Line]) -> bool:
+    """Most of the lines' length lies at odd angles (over GRID_MAX_TILT off the image's axes): pen strokes
+    Hough took for lines, not a page's rules or grid."""
+    return sum(ln.length for ln in lines if ln.tilt > GRID_MAX_TILT) > sum(ln.length for ln in lines
+                                                                          if ln.tilt <= GRID_MAX_TILT)
 
 
 def grid_family(lines: list[Line], shape) -> list[Line]:
