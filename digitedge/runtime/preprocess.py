@@ -1019,14 +1019,16 @@ def broken_vertical_line(boxes: list, median_h: float, height: int | None = None
             x, y, w, h = boxes[i]
             for chain in chains:
                 px, py, pw, ph = boxes[chain[-1]]
-                if abs((x + w / 2) - (px + pw / 2)) <= max(w, pw) + 2 and (loose or y - (py + ph) <= CUT_GAP * max(h, ph)):
+                aligned = abs((x + w / 2) - (px + pw / 2)) <= max(w, pw) + 2
+                if aligned and (loose or y - (py + ph) <= CUT_GAP * max(h, ph)):
                     chain.append(i)
                     break
             else:
                 chains.append([i])
         for chain in chains:
             top, bottom = boxes[chain[0]][1], max(boxes[i][1] + boxes[i][3] for i in chain)
-            if len(chain) > 1 and bottom - top > CUT_SPAN * median_h and (not loose or top == 0 or bottom == height):
+            runs_off = top == 0 or bottom == height
+            if len(chain) > 1 and bottom - top > CUT_SPAN * median_h and (runs_off or not loose):
                 out.update(chain)
     return out
 
