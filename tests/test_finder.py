@@ -561,7 +561,7 @@ def test_faint_crumbs_beside_the_writing_are_no_digits():
 
 def test_rejoin_reads_a_digit_broken_in_two_as_one():
     """A 0 whose ring broke at the top and the bottom is two arcs side by side; read together they make the 0
-    the model reads better than either arc. Two whole 0s side by side stay two (no one digit is that wide)."""
+    the model reads better than either arc. Two whole 0s side by side stay two (together they read as no digit)."""
     ring = np.zeros((40, 30), np.uint8)
     cv2.ellipse(ring, (15, 20), (12, 17), 0, 0, 360, 160, 4)
     ring[:6, 12:18] = ring[-6:, 12:18] = 0  # broken on both sides
@@ -577,6 +577,14 @@ def test_rejoin_reads_a_digit_broken_in_two_as_one():
     whole = [region(100, ring), region(132, ring)]
     regions, _ = S.rejoin(whole, predict(np.stack([r.crop for r in whole])), predict, 0.5)
     assert len(regions) == 2
+    # a wide 0 (a third wider than tall) broken the same way is tried together too
+    wide = np.zeros((40, 52), np.uint8)
+    cv2.ellipse(wide, (26, 20), (23, 17), 0, 0, 360, 160, 4)
+    wide[:6, 23:29] = wide[-6:, 23:29] = 0
+    arcs = [region(100, wide[:, :24]), region(123, wide[:, 23:])]
+    regions, probs = S.rejoin(arcs, predict(np.stack([r.crop for r in arcs])), predict, 0.5)
+    assert len(regions) == 1 and regions[0].box == (100, 10, 52, 40) and probs[0].argmax() == 0
+    assert 1.0 < 52 / 40 < S.REJOIN_ASPECT
 
 
 def test_digits_stacked_on_a_shadow_edge_come_apart():

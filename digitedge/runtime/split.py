@@ -21,7 +21,8 @@ TRY_ASPECT = 0.8  # regions at least this wide (x their height) may be two digit
 CUTS = 3  # candidate cuts: the columns with the least ink in the middle of the region
 MIDDLE = (0.2, 0.8)  # ... between these shares of its width
 MAX_PARTS = 4  # a region splits into at most this many digits
-REJOIN_ASPECT = 1.0  # two neighbours are read together when no wider than tall together (one digit's shape)
+REJOIN_ASPECT = 1.6  # two neighbours are read together when no wider together than this x tall (one digit's
+#                      shape: a 0 may be wide)
 
 
 def cut_candidates(strength: np.ndarray, count: int = CUTS) -> list[int]:
@@ -92,7 +93,7 @@ def read_parts(parts, predict, threshold: float, depth: int):
 def rejoin(regions: list, probs: np.ndarray, predict, threshold: float):
     """(regions, probabilities) with each pair of neighbours on a line that reads together, at `threshold` or
     better, better than either part alone made one region. Only neighbours that could be one digit's pieces
-    are tried: close (JOIN_GAP of the taller apart), level, and no wider together than tall (REJOIN_ASPECT);
+    are tried: close (JOIN_GAP of the taller apart), level, and not much wider together than tall (REJOIN_ASPECT);
     the model, trained to reject merged pairs, tells a broken digit from two."""
     regions, probs = list(regions), list(probs)
     i = 0
