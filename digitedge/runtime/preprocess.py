@@ -163,9 +163,14 @@ def quantiles(values: np.ndarray, qs) -> list[float]:
     ks = [int(q * (flat.size - 1)) for q in qs]
     if flat.dtype == np.uint8:  # a histogram is one pass, and gives the same order statistics
         cum = np.cumsum(np.bincount(flat, minlength=256))
-        return [float(np.searchsorted(cum, k, side="right")) for k in ks]
+        return [float(ranked(cum, k)) for k in ks]
     part = np.partition(flat, ks)
     return [float(part[k]) for k in ks]
+
+
+def ranked(cum: np.ndarray, k: int) -> int:
+    """The k-th smallest value (0-based) of bytes whose cumulative histogram is `cum`."""
+    return int(np.searchsorted(cum, k, side="right"))
 
 
 def light_on_dark(gray: np.ndarray) -> bool:
@@ -511,8 +516,8 @@ def free_height(mask: np.ndarray, lines: list[Line], ink: np.ndarray, erase: boo
 def pen_strokes(lines: list[Line]) -> bool:
     """Most of the lines' length lies at odd angles (over GRID_MAX_TILT off the image's axes): pen strokes
     Hough took for lines, not a page's rules or grid."""
-    return sum(ln.length for ln in lines if ln.tilt > GRID_MAX_TILT) > sum(ln.length for ln in lines
-                                                                          if ln.tilt <= GRID_MAX_TILT)
+    odd_angles = sum(ln.length for ln in lines if ln.tilt > GRID_MAX_TILT)
+    return odd_angles > sum(ln.length for ln in lines) - odd_angles
 
 
 def grid_family(lines: list[Line], shape) -> list[Line]:
@@ -571,18 +576,14 @@ def sheet_extent(gray: np.ndarray, ink: np.ndarray) -> tuple[int, int]:
     # the ground, wherever it is above the pixel (ink = ground - gray where positive: the sum fits a byte)
     level = cv2.add(gray[::STATS_STRIDE, ::STATS_STRIDE], ink[::STATS_STRIDE, ::STATS_STRIDE])
     cum = np.cumsum(np.bincount(level.ravel(), minlength=256))  # every quantile below from one histogram
-
-    def at(k: int) -> int:  # the k-th smallest level (0-based), as `quantiles` picks it
-        return int(np.searchsorted(cum, k, side="right"))
-
     n = int(cum[-1])
-    lo, hi = at(int(0.05 * (n - 1))), at(int(0.95 * (n - 1)))
+    lo, hi = ranked(cum, int(0.05 * (n - 1))), ranked(cum, int(0.95 * (n - 1)))
     if hi - lo < SHEET_CONTRAST:
         return gray.shape
     # Two grounds (a sheet and a desk or margin) are two levels apart; a light gradient or a vignette spreads
     # one ground over the range, and its brighter half is no sheet.
     dark = int(cum[(lo + hi) // 2])  # levels at or below the middle
-    if at(dark + (n - dark - 1) // 2) - at((dark - 1) // 2) < SHEET_SPLIT * (hi - lo):
+    if ranked(cum, dark + (n - dark - 1) // 2) - ranked(cum, (dark - 1) // 2) < SHEET_SPLIT * (hi - lo):
         return gray.shape
     bright = level > (lo + hi) / 2
     rows, cols = int((bright.mean(1) >= 0.5).sum()), int((bright.mean(0) >= 0.5).sum())
@@ -954,7 +955,7 @@ def drop_faint(pieces: list) -> list:
     """Without the pieces whose stroke contrast (stroke_peak) is far below the writing's, the ink-weighted
     median of all pieces' (the digits' strokes outweigh a scatter of texture crumbs): paper grain, a
     shadow's soft edge, a smudge — not writing by the same hand and light."""
-    if len(pieces) < 2 or not FAINT:
+    if len(pieces) < 2:
         return pieces
     peaks = [stroke_peak(s) for _, s in pieces]
     writing = ink_weighted_median(peaks, [np.count_nonzero(s) for _, s in pieces])
