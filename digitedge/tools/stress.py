@@ -123,6 +123,11 @@ def _stamp_mark(albedo, mask, x, y, ink) -> None:
     albedo[y:y + h, x:x + w] = albedo[y:y + h, x:x + w] * (1 - a) + ink * a
 
 
+def _shrunk(mask: np.ndarray, f: float) -> np.ndarray:
+    """A mask scaled by f (< 1), at least 1 px each way."""
+    return cv2.resize(mask, (max(1, int(mask.shape[1] * f)), max(1, int(mask.shape[0] * f))), interpolation=cv2.INTER_AREA)
+
+
 def _broken(mask: np.ndarray, rng) -> np.ndarray:
     """The same digit with a thin gap across one of its strokes (a pen skip, a lifted pencil)."""
     h, w = mask.shape
@@ -231,8 +236,7 @@ def render_canvas(src: DigitSource, rng) -> Scene:
     labels_map = np.zeros((h, w), np.uint16)
     if total > w or max(m.shape[0] for m in masks) > h:
         f = min(w / total, h / max(m.shape[0] for m in masks)) * 0.98
-        masks = [cv2.resize(m, (max(1, int(m.shape[1] * f)), max(1, int(m.shape[0] * f))), interpolation=cv2.INTER_AREA)
-                 for m in masks]
+        masks = [_shrunk(m, f) for m in masks]
         gaps, total = gaps * f, total * f
     x = rng.uniform(0, max(0.0, w - total))
     for i, (m, gap) in enumerate(zip(masks, gaps)):
@@ -374,7 +378,7 @@ def render_pencil(src: DigitSource, rng) -> Scene:
     y0 = rng.uniform(0.1, 0.9 - height * scale / h) * h
     for i, m in enumerate(masks):
         if scale < 1:
-            m = cv2.resize(m, (max(1, int(m.shape[1] * scale)), max(1, int(m.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+            m = _shrunk(m, scale)
         _stamp(albedo, labels_map, m, int(x), int(y0 + height * scale - m.shape[0]), colour, i)
         x += m.shape[1] + rng.uniform(0.2, 0.4) * height * scale
     light = _lighting(rng, (w, h)) * rng.uniform(0.6, 0.95, (1, 1, 1))  # a dim room, light from one side
@@ -394,8 +398,7 @@ def render_separators(src: DigitSource, rng) -> Scene:
     width = sum(m.shape[1] for m, _, _ in tokens) + 0.25 * height * len(tokens)
     if width > 0.9 * w:  # long numbers get smaller rather than leave the frame
         f = 0.9 * w / width
-        tokens = [(cv2.resize(m, (max(1, int(m.shape[1] * f)), max(1, int(m.shape[0] * f))), interpolation=cv2.INTER_AREA),
-                   lab, dy) for m, lab, dy in tokens]
+        tokens = [(_shrunk(m, f), lab, dy) for m, lab, dy in tokens]
         height, width = height * f, width * f
     top = rng.uniform(0.15, 0.85 - height / h) * h
     n = _layout(albedo, labels_map, tokens, rng.uniform(0.03, max(0.04, 0.97 - width / w)) * w, top, height, rng, ink)
@@ -423,7 +426,7 @@ def render_slope(src: DigitSource, rng) -> Scene:
     pos = 0.0
     for i, (m, gap) in enumerate(zip(masks, gaps)):
         if f < 1:
-            m = cv2.resize(m, (max(1, int(m.shape[1] * f)), max(1, int(m.shape[0] * f))), interpolation=cv2.INTER_AREA)
+            m = _shrunk(m, f)
         if rotate_digits:
             m = _rotated(m, angle)
         cx, cy = x + c * (pos + m.shape[1] / 2), y + s * (pos + m.shape[1] / 2)
@@ -581,8 +584,7 @@ def render_register(src: DigitSource, rng) -> Scene:
     room = 0.8 * (b - a)
     if width > room:  # a long number in a narrow column is written smaller
         f = room / width
-        tokens = [(cv2.resize(m, (max(1, int(m.shape[1] * f)), max(1, int(m.shape[0] * f))), interpolation=cv2.INTER_AREA),
-                   lab, dy) for m, lab, dy in tokens]
+        tokens = [(_shrunk(m, f), lab, dy) for m, lab, dy in tokens]
         digit_px, width = digit_px * f, width * f
     x0 = a + 0.1 * (b - a) + rng.uniform(0, 1) * max(0.0, room - width)
     top = rng.uniform(0.15, 0.85) * (h - digit_px)
