@@ -7,7 +7,6 @@ anywhere; the MNIST ones run when DIGITEDGE_DATA points at the real files.
 from __future__ import annotations
 
 import csv
-import os
 
 import cv2
 import numpy as np
@@ -16,8 +15,6 @@ import pytest
 from digitedge.tools import synth
 from digitedge.training.data import FILES, write_idx
 
-MNIST = os.environ.get("DIGITEDGE_DATA")
-needs_mnist = pytest.mark.skipif(not MNIST, reason="DIGITEDGE_DATA is not set: no MNIST folder to render from")
 PAPER_KINDS = ("single", "row", "page", "form")
 
 
@@ -155,13 +152,10 @@ def fake_mnist(tmp_path_factory):
     return folder
 
 
-def data_dirs():
-    return ["fake", pytest.param("mnist", marks=needs_mnist)]
-
-
-@pytest.fixture(params=data_dirs())
+@pytest.fixture(params=["fake", "mnist"])
 def data_dir(request, fake_mnist):
-    return fake_mnist if request.param == "fake" else MNIST
+    """The fake folder, and the real MNIST one (conftest's `mnist_dir`: skipped with a reason without it)."""
+    return fake_mnist if request.param == "fake" else request.getfixturevalue("mnist_dir")
 
 
 @pytest.mark.parametrize("kind", synth.KINDS)
@@ -173,10 +167,9 @@ def test_scenes_are_reproducible(kind, data_dir):
         check_layout(scene)
 
 
-@needs_mnist
-def test_mnist_scenes_have_ink_in_boxes():
+def test_mnist_scenes_have_ink_in_boxes(mnist_dir):
     for kind in PAPER_KINDS:
-        for scene in synth.scenes(kind, 2, 0, MNIST):
+        for scene in synth.scenes(kind, 2, 0, mnist_dir):
             for box in scene.boxes:
                 inner, local = around(scene.image, box)
                 assert np.percentile(inner, 5) < np.median(local) - 25, (kind, box)
