@@ -661,3 +661,34 @@ def test_cut_candidates_and_split_region():
     found = S.split_region(piece, predict, 0.5)
     assert found is not None and len(found) == 2 and all(p.argmax() == 0 for *_, p in found)
     assert S.split_region(piece[:, :36], predict, 0.5) is None, "one 0 is not cut"
+
+
+def test_split_region_parts_digits_only_faint_ink_ties():
+    """Two 0s written one a little lower than the other, overlapping in x, tied by a faint stroke from one to
+    the other (a smudge, a ligature): no column cut parts them and no stroke lies under them, but at half their
+    strokes' contrast they stand apart, and the model reads each. A stand-in model reads one ring as a 0."""
+    piece = np.zeros((48, 50), np.uint8)
+    cv2.circle(piece, (12, 12), 10, 200, 3)
+    cv2.circle(piece, (34, 34), 10, 200, 3)
+    tie = np.zeros_like(piece)
+    cv2.line(tie, (20, 18), (27, 28), 40, 2)  # faint, from one ring to the other
+    piece = np.maximum(piece, tie)
+
+    def rings(crops):
+        out = np.full((len(crops), 10), 0.1)
+        for i, c in enumerate(crops):
+            n, _ = cv2.connectedComponents((c > 50).astype(np.uint8))
+            holes, _ = cv2.connectedComponents((c <= 50).astype(np.uint8))
+            if n == 2 and holes == 3:  # one piece of ink around one hole: a 0
+                out[i] = 0.01
+                out[i, 0] = 0.91
+        return out
+
+    assert rings(P.mnist_crop(piece)[None])[0].max() < 0.5
+    assert all(len(S.halves(piece, c)) < 2 or rings(np.stack([P.mnist_crop(q) for *_, q in S.halves(piece, c)])).max(1).min() < 0.5
+               for c in S.cut_candidates(piece)), "no column cut parts them"
+    found = S.split_region(piece, rings, 0.5)
+    assert found is not None and len(found) == 2 and all(p.argmax() == 0 for *_, p in found)
+    assert [(x >= 20, y >= 20) for x, y, *_ in found] == [(False, False), (True, True)], "each ring whole, in order"
+    solid = np.maximum(piece, tie * 5)  # tied by a stroke as strong as theirs: one piece, not parted
+    assert S.split_region(solid, rings, 0.5) is None

@@ -6,7 +6,7 @@ was trained to reject merged pairs, and it reads the halves of a true pair confi
 model does not read as one digit is cut at its thinnest columns, and kept cut where both halves read well.
 A number underlined with one pen stroke is one region too: the stroke is taken away first, and the digits
 above it are kept apart where each reads well (the finder does so at once where the region is far too wide);
-so is a lone digit the stroke tied itself to.
+so is a lone digit the stroke tied itself to, and so are digits that only faint ink ties together.
 The other way round, a digit whose stroke broke on both sides (a faint 0 as two arcs) is two regions side by
 side: neighbours shaped like one digit's pieces are read together, and kept so where that reads better.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .preprocess import JOIN_GAP, Region, mnist_crop, underlined
+from .preprocess import JOIN_GAP, Region, mnist_crop, strong_parts, underlined
 
 TRY_ASPECT = 0.8  # regions at least this wide (x their height) may be two digits
 CUTS = 3  # candidate cuts: the columns with the least ink in the middle of the region
@@ -54,9 +54,10 @@ def halves(strength: np.ndarray, cut: int):
 
 def split_region(strength: np.ndarray, predict, threshold: float, depth: int = MAX_PARTS - 1):
     """[(x, y, piece, probabilities)] of the digits in a piece the model does not read as one: the digits
-    standing on a stroke drawn under them, if each reads at `threshold` or better; else, of the cuts whose
-    halves each read so (a half that does not is split again the same way), the one whose weakest digit
-    reads best. None when neither reads as digits."""
+    standing on a stroke drawn under them, if each reads at `threshold` or better; else those that only weak
+    ink ties together (strong_parts), if each reads so; else, of the cuts whose halves each read so (a half
+    that does not is split again the same way), the one whose weakest digit reads best. None when none of
+    these reads as digits."""
     if depth < 1:
         return None
     lifted = underlined(strength, least=1)
@@ -65,6 +66,12 @@ def split_region(strength: np.ndarray, predict, threshold: float, depth: int = M
         return found
     if strength.shape[1] < TRY_ASPECT * strength.shape[0]:
         return None
+    # Digits that only weak ink ties together (a faint stroke or smudge from one to the other, where no column
+    # cut parts them: they overlap in x), apart at half their strokes' contrast, as mnist_crop reads them.
+    apart = strong_parts(strength)
+    found = read_parts(apart, predict, threshold, depth) if apart else None
+    if found and min(float(p.max()) for *_, p in found) >= threshold and len(found) <= depth + 1:
+        return found
     best, best_score = None, threshold
     for cut in cut_candidates(strength):
         parts = halves(strength, cut)
