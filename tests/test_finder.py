@@ -692,3 +692,20 @@ def test_split_region_parts_digits_only_faint_ink_ties():
     assert [(x >= 20, y >= 20) for x, y, *_ in found] == [(False, False), (True, True)], "each ring whole, in order"
     solid = np.maximum(piece, tie * 5)  # tied by a stroke as strong as theirs: one piece, not parted
     assert S.split_region(solid, rings, 0.5) is None
+
+
+def test_split_touching_parts_wide_digits_only_faint_ink_ties():
+    """Four flat 0s written up and down along a line, each overlapping the next in x and tied to it by a faint
+    stroke: far too wide for one digit, and no column cut parts them, but at half their strokes' contrast each
+    stands apart, whole."""
+    piece = np.zeros((28, 80), np.uint8)
+    centres = [(11, 7), (29, 20), (47, 7), (65, 20)]
+    for c in centres:
+        cv2.ellipse(piece, c, (9, 5), 0, 0, 360, 200, 2)
+    tie = np.zeros_like(piece)
+    for a, b in zip(centres, centres[1:]):
+        cv2.line(tie, a, b, 40, 2)
+    out = []
+    P.split_touching((0, 0, 80, 28), np.maximum(piece, tie), out)
+    assert [tuple(int(v) for v in b) for b, _ in out] == [(1, 1, 21, 13), (19, 14, 21, 13), (37, 1, 21, 13), (55, 14, 21, 13)]
+    assert all(s.max() == 200 for _, s in out)

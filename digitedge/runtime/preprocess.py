@@ -18,7 +18,7 @@ the digits around it — so they hold for a 28 px crop and a 12 MP page alike:
    grids, margins, page edges) — a 2's base or a 7's bar is never that long;
 4. pieces: broken strokes joined, specks, lines, slivers and cut-off neighbours dropped by size against the
    others, crumbs of paper grain by their faintness against the writing, touching digits split where they are
-   far too wide for one (a stroke under them taken away first);
+   far too wide for one (a stroke under them taken away first, or parted where only faint ink ties them);
 5. again at a scale where digits are about `DIGIT_HEIGHT` px tall, with the ground and lines measured in
    digit heights;
 6. reading order: lines grown left to right along their own slope; digits on a steep line turned upright;
@@ -842,16 +842,19 @@ def strong_parts(strength: np.ndarray):
 
 
 def split_touching(box, piece: np.ndarray, out: list) -> None:
-    """Cut a far too wide region at its thinnest column near the middle (or take the stroke from under an
-    underlined number), recursively."""
+    """Cut a far too wide region at its thinnest column near the middle (or first take the stroke from under
+    an underlined number, or part digits only faint ink ties together), recursively."""
     x, y, w, h = box
     if max(w, h) < SCOUT_HEIGHT_PX:
         return
     if w <= SPLIT_ASPECT * h or w < 2 * MIN_HEIGHT_PX:
         out.append((box, piece))
         return
-    lifted = underlined(piece)
-    if lifted:  # a number underlined: its digits stand apart once the stroke is gone
+    # A number underlined: its digits stand apart once the stroke is gone. Digits that only faint ink ties
+    # together (a smudge, a faint stroke from one to the next) stand apart at half their strokes' contrast,
+    # where a column cut would cut through those that overlap in x.
+    lifted = underlined(piece) or strong_parts(piece)
+    if lifted:
         for dx, dy, part in lifted:
             split_touching((x + dx, y + dy, part.shape[1], part.shape[0]), part, out)
         return
