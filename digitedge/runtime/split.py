@@ -62,7 +62,7 @@ def split_region(strength: np.ndarray, predict, threshold: float, depth: int = M
         return None
     lifted = underlined(strength, least=1)
     found = read_parts(lifted, predict, threshold, depth) if lifted else None
-    if found and min(float(p.max()) for *_, p in found) >= threshold:
+    if found and weakest(found) >= threshold:
         return found
     if strength.shape[1] < TRY_ASPECT * strength.shape[0]:
         return None
@@ -70,7 +70,7 @@ def split_region(strength: np.ndarray, predict, threshold: float, depth: int = M
     # cut parts them: they overlap in x), apart at half their strokes' contrast, as mnist_crop reads them.
     apart = strong_parts(strength)
     found = read_parts(apart, predict, threshold, depth) if apart else None
-    if found and min(float(p.max()) for *_, p in found) >= threshold and len(found) <= depth + 1:
+    if found and weakest(found) >= threshold and len(found) <= depth + 1:
         return found
     best, best_score = None, threshold
     for cut in cut_candidates(strength):
@@ -78,10 +78,15 @@ def split_region(strength: np.ndarray, predict, threshold: float, depth: int = M
         found = read_parts(parts, predict, threshold, depth) if len(parts) == 2 else None
         if not found:
             continue
-        score = min(float(p.max()) for *_, p in found)
+        score = weakest(found)
         if score >= best_score and len(found) <= depth + 1:
             best, best_score = found, score
     return best
+
+
+def weakest(found) -> float:
+    """The top probability of the least sure digit of a split."""
+    return min(float(p.max()) for *_, p in found)
 
 
 def read_parts(parts, predict, threshold: float, depth: int):
