@@ -4,8 +4,10 @@ session, one-thread OpenCV), fed chunks of inputs; the parent lists the inputs, 
 Workers are spawned, not forked (onnxruntime's and OpenCV's thread pools do not survive a fork). A chunk's records
 come back together and are appended at once, in the order chunks finish (`index` says where each input stood).
 At most IN_FLIGHT_PER_WORKER chunks per worker are queued, so a Ctrl-C or SIGTERM costs nothing read: the parent
-stops submitting, waits for the chunks being read, appends them, and stops (exit 130). Workers start with SIGINT
-ignored (the parent decides when to stop) and leave when the parent is gone, so a kill -9 leaves no orphans.
+stops submitting, waits for the chunks being read, appends them, and stops (exit 130). While the workers read, the
+two signals only set a flag the loop looks at: a KeyboardInterrupt raised at any point, inside concurrent.futures'
+submit or wait with a future's lock held, could leave the parent waiting forever. Workers start with SIGINT ignored
+(the parent decides when to stop) and leave when the parent is gone, so a kill -9 leaves no orphans.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ CHUNK_MAX = 32  # inputs per task: enough to make a task's overhead (pickling, a
 CHUNKS_PER_WORKER = 8  # ... and small enough that every worker gets several, so none idles at the end
 IN_FLIGHT_PER_WORKER = 2
 WATCH_S = 1.0
+POLL_S = 0.1  # how often the loop looks for a stop asked by a signal
 
 _reader: Reader | None = None  # the worker process's own
 
@@ -50,6 +53,22 @@ def _read(items: list[Item]):
 
 def chunk_size(n: int, workers: int) -> int:
     return max(1, min(CHUNK_MAX, n // (workers * CHUNKS_PER_WORKER)))
+
+
+@contextlib.contextmanager
+def stop_asked():
+    """SIGINT (unless ignored, as in a background job) and SIGTERM set the event this yields, and nothing more."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    handled = [sig for sig in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(sig) is not signal.SIG_IGN]
+    previous = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in handled}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
@@ -88,25 +107,23 @@ def run_workers(todo: list[Item], journal, settings: Settings, workers: int | No
         totals.add(future.result(), progress.elapsed(), err)
         progress.tick(totals)
 
-    try:
-        with sigint_ignored():
-            top_up()  # spawns the workers
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                pending.discard(future)
-                keep(future)
-            top_up()
-    except KeyboardInterrupt:
-        for future in pending:
-            future.cancel()
-        for future in pending:  # the chunks being read when the stop came: finished, and kept
-            with contextlib.suppress(Exception):
-                if not future.cancelled():
+    with stop_asked() as stop:
+        try:
+            with sigint_ignored():
+                top_up()  # spawns the workers
+            while pending:
+                done, _ = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
+                for future in done:
+                    pending.discard(future)
                     keep(future)
-        raise
-    except BrokenProcessPool:
-        raise InputError("a worker process died (out of memory, or a crash on some image); the records so far are "
-                         "kept: --resume reads the rest") from None
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+                if stop.is_set():  # the chunks being read are finished and kept; those not started, dropped
+                    pending -= {future for future in pending if future.cancel()}
+                else:
+                    top_up()
+        except BrokenProcessPool:
+            raise InputError("a worker process died (out of memory, or a crash on some image); the records so far "
+                             "are kept: --resume reads the rest") from None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    if stop.is_set():
+        raise KeyboardInterrupt
