@@ -295,12 +295,51 @@ def test_frame_whose_digits_touch_it_is_wiped_and_the_digits_stay():
     assert tall[0][2] <= 12 and tall[0][3] >= 72, "the 1 (its round cap crosses the bottom line) is whole"
 
 
+def test_frame_is_told_by_all_its_sides_when_its_other_cells_are_clean():
+    """Two clean cells and a 0 touching the last cell's far side: wiping the clean cells takes the side the
+    last cell shares with them, and one side left is no frame; told by all its sides, it goes."""
+    img = comb(paper(), 60, 60, 3, 60, 80)
+    stroke_digit(img, 90, 75, 50, kind="0")
+    stroke_digit(img, 150, 75, 50, kind="0")
+    stroke_digit(img, 222, 75, 50, kind="0")  # its right side on the comb's
+    labels, comps = P.components(P.wipe_frames(P.ink_mask(P.ink_map(img, 161))))
+    tall = sorted(c[:4] for c in comps if c[3] >= 30)
+    assert len(tall) == 3 and all(c[2] < 45 and c[3] < 60 for c in tall), f"the three digits alone: {tall}"
+
+
+def test_small_box_is_told_by_its_outline_when_its_digit_leaves_no_cell():
+    """A 4 touching its small box on three sides leaves holes too small for a digit: the box is known by its
+    rectangular outline. A grid with clean cells is not taken for one box (its cells go on their own)."""
+    img = paper()
+    for x0 in (60, 140):
+        cv2.rectangle(img, (x0, 80), (x0 + 30, 124), 60, 2)
+        cv2.line(img, (x0 + 20, 82), (x0 + 20, 116), 30, 3)  # a 4: its stem from the top line down,
+        cv2.line(img, (x0 + 20, 82), (x0 + 2, 104), 30, 3)  # its slant to the left side
+        cv2.line(img, (x0 + 2, 104), (x0 + 28, 104), 30, 3)  # and its bar across the cell
+    mask = P.ink_mask(P.ink_map(img, 161))
+    assert len(P.box_holes(mask.copy())[1]) == 2
+    labels, comps = P.components(P.wipe_frames(mask))
+    fours = sorted(c[:4] for c in comps if c[3] >= 20)
+    assert len(fours) == 2 and all(c[2] <= 24 and c[3] <= 38 for c in fours), f"the two 4s alone: {fours}"
+
+    grid = paper()
+    for i in range(4):
+        cv2.line(grid, (40, 40 + 50 * i), (190, 40 + 50 * i), 60, 2)
+        cv2.line(grid, (40 + 50 * i, 40), (40 + 50 * i, 190), 60, 2)
+    stroke_digit(grid, 115, 42, 46, kind="1")  # touching its cell's top and bottom lines
+    assert not [f for f in P.box_holes(P.ink_mask(P.ink_map(grid, 161)))[1] if cv2.boundingRect(f)[2] > 140]
+
+
 def test_bold_ring_and_slanted_square_are_no_frames():
     """A 0 drawn as a bold, boxy ring has long straight rows and columns too, but nothing inside it is left
-    once they go (only crumbs); printed frames lie square to the image."""
+    once they go (only crumbs); a bold round one has flat rows and columns that do not meet; printed frames lie
+    square to the image."""
     ring = np.zeros((60, 70), np.uint8)
     cv2.rectangle(ring, (5, 5), (64, 54), 1, 8)
     assert P.frame_runs(ring) is None
+    oval = np.zeros((66, 50), np.uint8)
+    cv2.ellipse(oval, (25, 33), (20, 28), 0, 0, 360, 1, 5)  # a bold round 0: its flattest runs stop short
+    assert P.frame_runs(oval) is None
     assert P.frame_runs(np.zeros((40, 40), np.uint8)) is None
     tilted = np.zeros((120, 120), np.uint8)
     corners = cv2.boxPoints(((60, 60), (70, 70), 30)).round().astype(np.int32)

@@ -596,24 +596,33 @@ def box_holes(mask: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
     (cells, framed). A cell is a rectangular hole in the ink. A 0, 6, 8 or 9 has a hole too, but a round
     or pointed one: it fills far less of its bounding rectangle. A digit that touches its box dents the
     cell, or cuts it in parts: `framed` are the outlines of the pieces with a hole of a cell's size that is
-    no clean cell, for `frame_runs` to tell."""
+    no clean cell, or with a rectangle for an outline and no clean cell, for `frame_runs` to tell."""
     contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if hierarchy is None:
         return [], []
-    cells, framed = [], {}
-    for contour, (_, _, _, parent) in zip(contours, hierarchy.reshape(-1, 4)):
-        if parent < 0:
-            continue  # an outer boundary, not a hole
+    cells, framed, boxed, clean = [], {}, {}, set()
+    for i, (contour, (_, _, child, parent)) in enumerate(zip(contours, hierarchy.reshape(-1, 4))):
+        if parent < 0:  # an outer boundary: a box's (or a short comb's), when it is a rectangle with holes
+            if child >= 0:
+                (_, _), (w, h), _ = cv2.minAreaRect(contour)
+                if min(w, h) >= 3 * MIN_HEIGHT_PX and max(w, h) <= 2 * BOX_MAX_ASPECT * min(w, h) and \
+                        cv2.contourArea(contour) >= BOX_FILL * w * h:
+                    boxed[i] = contour
+            continue
         (_, _), (w, h), _ = cv2.minAreaRect(contour)
         if min(w, h) < 3 * MIN_HEIGHT_PX:
             continue  # too small for a digit
         if max(w, h) <= BOX_MAX_ASPECT * min(w, h) and cv2.contourArea(contour) >= BOX_FILL * w * h:
             cells.append(contour)
+            clean.add(parent)
         elif max(w, h) <= 2 * BOX_MAX_ASPECT * min(w, h) and \
                 min(cv2.boundingRect(contours[parent])[2:]) <= 2 * max(w, h):
             # a dented cell, or a part of one (at least half) a digit cut off, in a box or a comb one cell
             # high (not the strips and cells of a ruled page or a grid)
             framed[parent] = contours[parent]
+    # A box whose digit cuts its cell into parts too small to be one (a small box, a digit touching it on two
+    # sides) is known by its outline; one with a clean cell too is a grid or a longer comb (the cells go above).
+    framed.update({i: c for i, c in boxed.items() if i not in clean})
     return cells, list(framed.values())
 
 
@@ -622,18 +631,22 @@ def wipe_frames(mask: np.ndarray) -> np.ndarray:
     all but the pixels on the line), and the frames of boxes whose digits touch them so that no clean cell
     is left. Runs before the line wiping, which would open the cells."""
     cells, framed = box_holes(mask)
+    whole = mask.copy() if cells and framed else mask
     for hole in cells:
         x, y, w, h = cv2.boundingRect(hole)
         band = max(2, int(round(BOX_LINE * min(w, h))))
         cv2.drawContours(mask, [hole], -1, 0, thickness=2 * band + 1)
     for outline in framed:
         x, y, w, h = cv2.boundingRect(outline)
-        piece = np.zeros((h, w), np.uint8)
-        cv2.drawContours(piece, [outline], -1, 1, thickness=cv2.FILLED, offset=(-x, -y))
-        piece &= mask[y:y + h, x:x + w] > 0
-        erase = frame_runs(piece)
-        if erase is not None:
-            mask[y:y + h, x:x + w][erase > 0] = 0
+        inside = np.zeros((h, w), np.uint8)
+        cv2.drawContours(inside, [outline], -1, 1, thickness=cv2.FILLED, offset=(-x, -y))
+        # what is left of it once the clean cells went; failing that (the sides it shared with them went
+        # too, and one side is no frame), all of it
+        for source in (mask, whole) if whole is not mask else (mask,):
+            erase = frame_runs(inside & (source[y:y + h, x:x + w] > 0))
+            if erase is not None:
+                mask[y:y + h, x:x + w][erase > 0] = 0
+                break
     return mask
 
 
@@ -641,8 +654,9 @@ def frame_runs(piece: np.ndarray) -> np.ndarray | None:
     """The pixels of `piece` on the sides of a printed frame (a box or a comb), or None when it is none.
 
     Turned square to the piece, a frame's sides are its longest rows and columns: straight runs of ink, at
-    least two each way, none much thicker than the others (a pen stroke as long as the cell is) and with
-    writing left inside once they go (a bold, boxy 0 leaves only crumbs). The runs go, except where a stroke
+    least two each way, none much thicker than the others (a pen stroke as long as the cell is), each
+    running from the first side across it to the last (a bold round 0's flattest rows and columns do not) and
+    with writing left inside once they go (a bold, boxy 0 leaves only crumbs). The runs go, except where a stroke
     crosses them; what is written in the frame stays."""
     points = cv2.findNonZero(piece)
     if points is None:
@@ -667,6 +681,9 @@ def frame_runs(piece: np.ndarray) -> np.ndarray | None:
         if length.max() < 3 * MIN_HEIGHT_PX or len(sides) < 2 or sides[-1][0] - sides[0][1] < 3 * MIN_HEIGHT_PX:
             return None
         found.append((sides, [(int(start[a:b + 1].min()), int((start + length)[a:b + 1].max())) for a, b in sides]))
+    for (_, spans), (sides, _) in zip(found, found[::-1]):  # the sides meet at the corners: a round 0's do not
+        if max(end - lo for lo, end in spans) < BOX_FILL * (sides[-1][1] - sides[0][0] + 1):
+            return None
     erase = np.zeros_like(square)
     for k, (sides, spans) in enumerate(found):
         out, img = (erase, square) if k == 0 else (erase.T, square.T)  # views: columns are rows of the transpose
