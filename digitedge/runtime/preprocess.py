@@ -640,10 +640,15 @@ def wipe_frames(mask: np.ndarray) -> np.ndarray:
         x, y, w, h = cv2.boundingRect(outline)
         inside = np.zeros((h, w), np.uint8)
         cv2.drawContours(inside, [outline], -1, 1, thickness=cv2.FILLED, offset=(-x, -y))
-        # what is left of it once the clean cells went; failing that (the sides it shared with them went
-        # too, and one side is no frame), all of it
-        for source in (mask, whole) if whole is not mask else (mask,):
-            erase = frame_runs(inside & (source[y:y + h, x:x + w] > 0))
+        # what is left of it once the clean cells went; failing that, when their wipe took some of it (the
+        # sides it shared with them: one side left is no frame), all of it
+        left = inside & (mask[y:y + h, x:x + w] > 0)
+        tries = [left]
+        if whole is not mask:
+            was = inside & (whole[y:y + h, x:x + w] > 0)
+            tries += [was] if np.count_nonzero(was) > np.count_nonzero(left) else []
+        for piece in tries:
+            erase = frame_runs(piece)
             if erase is not None:
                 mask[y:y + h, x:x + w][erase > 0] = 0
                 break
