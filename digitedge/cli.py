@@ -17,6 +17,7 @@ from . import __version__
 from .errors import DigitedgeError
 from .files import shown
 from .options import file_stem, number, whole
+from .signals import raise_interrupt
 from .training.config import FINETUNE_USER_PER_EPOCH, TrainConfig
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -382,7 +383,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return EXIT_USAGE
     setup_logging(args)
-    previous = signal.signal(signal.SIGTERM, interrupt) if argv is None else None  # finally blocks clean up
+    previous = signal.signal(signal.SIGTERM, raise_interrupt) if argv is None else None  # finally blocks clean up
     try:
         return finish(args.func(args))
     except KeyboardInterrupt:
@@ -417,10 +418,6 @@ def setup_logging(args) -> None:
     root.handlers[:] = [handler]
     root.propagate = False
     root.setLevel(logging.DEBUG if args.verbose else logging.ERROR if args.quiet else logging.WARNING)
-
-
-def interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def finish(code: int) -> int:

@@ -11,16 +11,15 @@ input could not be read or an output not written (each said in one line), 130 wh
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import InputError, ModelError
+from ..signals import handling, raise_interrupt
 from .classifier import Digit, DigitClassifier, text_of
 from .draw import annotate, live_banner
 from .frame import Frame, Source
@@ -141,7 +140,7 @@ def run(source: Source, pipeline: Pipeline, sinks: list, label: str, threads: in
     err = err or sys.stderr
     stats, reason = Stats(), "error"
     try:
-        with sigterm_as_interrupt():
+        with handling([signal.SIGTERM], raise_interrupt):  # a SIGTERM ends it like Ctrl-C: outputs closed
             reason = loop(source, pipeline, sinks, stats)
     except KeyboardInterrupt:
         reason = "interrupted"
@@ -178,18 +177,3 @@ def summary(label: str, src: Source, stats: Stats, meter: FpsMeter, reason: str,
     if src.reconnects:
         line += f"; {src.reconnects} reconnect{'s' if src.reconnects > 1 else ''}"
     return "; ".join([line] + stats.notes)
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt():
-    """SIGTERM (systemd stop, docker stop, kill) ends the run like Ctrl-C, so the outputs are still closed."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -646,7 +646,8 @@ def wipe_frames(mask: np.ndarray) -> np.ndarray:
         tries = [left]
         if whole is not mask:
             was = inside & (whole[y:y + h, x:x + w] > 0)
-            tries += [was] if np.count_nonzero(was) > np.count_nonzero(left) else []
+            if np.count_nonzero(was) > np.count_nonzero(left):
+                tries.append(was)
         for piece in tries:
             erase = frame_runs(piece)
             if erase is not None:

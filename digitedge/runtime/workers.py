@@ -22,6 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
 from ..errors import InputError
+from ..signals import handling
 from .archive import Item, Reader, Settings, Totals, all_cores
 
 CHUNK_MAX = 32  # inputs per task: enough to make a task's overhead (pickling, a queue hop) vanish ...
@@ -59,30 +60,9 @@ def chunk_size(n: int, workers: int) -> int:
 def stop_asked():
     """SIGINT (unless ignored, as in a background job) and SIGTERM set the event this yields, and nothing more."""
     stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
+    listened = [sig for sig in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(sig) is not signal.SIG_IGN]
+    with handling(listened, lambda signum, frame: stop.set()):
         yield stop
-        return
-    handled = [sig for sig in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(sig) is not signal.SIG_IGN]
-    previous = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in handled}
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-@contextlib.contextmanager
-def sigint_ignored():
-    """Workers spawned in here start with SIGINT ignored (Python keeps an inherited SIG_IGN), so a Ctrl-C while
-    they import is not a traceback from each of them."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def run_workers(todo: list[Item], journal, settings: Settings, workers: int | None, ray_address, totals: Totals,
@@ -109,7 +89,9 @@ def run_workers(todo: list[Item], journal, settings: Settings, workers: int | No
 
     with stop_asked() as stop:
         try:
-            with sigint_ignored():
+            # workers spawned with SIGINT ignored keep it so (Python keeps an inherited SIG_IGN): a Ctrl-C while
+            # they import is not a traceback from each of them
+            with handling([signal.SIGINT], signal.SIG_IGN):
                 top_up()  # spawns the workers
             while pending:
                 done, _ = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
