@@ -439,6 +439,21 @@ def test_a_faded_rule_running_off_the_crop_is_no_column_of_ones():
     assert kept == [b for b, _ in digits + ones]
 
 
+def test_a_bold_oval_0_is_no_frame():
+    """A bold oval 0 whose inner columns and rows run from side to side looks like a box's four sides; what
+    is left between them once they go is nothing (its outer edge's slivers lie outside them), so it stays
+    a 0. (It was erased as a frame, and a '07' read as '7'.)"""
+    gray = paper(200, 140)
+    stroke_digit(gray, 40, 86, 40, value=40, thick=4, kind="0")
+    mask = P.ink_mask(P.ink_map(gray, 99))
+    cells, framed = P.box_holes(mask)
+    assert len(framed) == 1  # its hole is no clean cell: it goes to the frame test
+    x, y, w, h = cv2.boundingRect(framed[0])
+    assert P.frame_runs(mask[y:y + h, x:x + w]) is None
+    stroke_digit(gray, 75, 80, 40, value=40, thick=4, kind="7")
+    assert len(P.find_digits(gray)) == 2
+
+
 def test_a_crumb_beside_a_thin_pen_digit_sets_no_writing_height():
     """A thin-pen 8 filling the frame has long, nearly straight strokes that Hough takes for lines, and the
     only piece touching none of them is a crumb of the paper. Measured on the crumb, the writing would be

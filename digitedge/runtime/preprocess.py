@@ -697,11 +697,17 @@ def frame_runs(piece: np.ndarray) -> np.ndarray | None:
             above = img[top - 2, lo:end] > 0 if top >= 2 else np.zeros(end - lo, bool)
             below = img[bottom + 2, lo:end] > 0 if bottom + 2 < img.shape[0] else np.zeros(end - lo, bool)
             out[max(0, top - 1):bottom + 2, lo:end][:, ~(above & below)] = 1  # a crossing stroke goes on both sides
+    # What is written in it is the ink left between its sides: a bold 0 or O leaves crumbs there, and an
+    # oval one whose stroke is wider than the oval is square (its inner columns and rows run from side to
+    # side) leaves only the slivers of its outer edge, outside those sides.
+    (rows, _), (cols, _) = found
+    wide = cv2.dilate(erase, np.ones((3, 3), np.uint8))
+    inner = square[rows[0][1] + 2:rows[-1][0] - 1, cols[0][1] + 2:cols[-1][0] - 1]
+    written = np.count_nonzero(inner & (wide[rows[0][1] + 2:rows[-1][0] - 1, cols[0][1] + 2:cols[-1][0] - 1] == 0))
+    if written < FRAME_WRITTEN * np.count_nonzero(square & wide):
+        return None
     back = cv2.warpAffine(erase, turn, big.shape[::-1], flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
-    back = cv2.dilate(back, np.ones((3, 3), np.uint8))[pad:pad + h, pad:pad + w] & piece
-    if np.count_nonzero(piece) - np.count_nonzero(back) < FRAME_WRITTEN * np.count_nonzero(back):
-        return None  # nothing written in it but crumbs: a bold 0 or O, not a frame
-    return back
+    return cv2.dilate(back, np.ones((3, 3), np.uint8))[pad:pad + h, pad:pad + w] & piece
 
 
 def longest_runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
