@@ -439,6 +439,40 @@ def test_a_faded_rule_running_off_the_crop_is_no_column_of_ones():
     assert kept == [b for b, _ in digits + ones]
 
 
+def test_a_faded_rule_is_told_by_its_course_running_on_past_its_visible_part():
+    """The visible part of a printed rule that fades above and below it (too faint for the ink mask) is a
+    rule; a stroke with paper past its ends is a 1, and so is a 1 with another 1 of the next line below it;
+    beside a crop's edge the paper is looked at on the rule's inner side."""
+    rng = np.random.default_rng(0)
+    gray = (paper(240, 160).astype(np.int16) + rng.normal(0, 1.5, (240, 160))).clip(0, 255).astype(np.uint8)
+    for x, top, bottom in ((40, 100, 150), (156, 170, 215)):
+        cv2.line(gray, (x, 0), (x, 239), 214, 2)  # the rule, 6 grey levels under the paper: no ink ...
+        cv2.line(gray, (x, top), (x, bottom), 60, 2)  # ... but where it did not fade
+    stroke_digit(gray, 100, 20, 50, value=60, thick=2)  # a 1 ...
+    stroke_digit(gray, 100, 100, 50, value=60, thick=2)  # ... and one on the next line
+    ink = P.ink_map(gray, 121)
+    mask = P.ink_mask(ink)
+    assert not mask[:60, 40].any() and mask[110:140, 40].all()  # the faded stretch is no ink, the rest is
+    labels, comps = P.components(mask)
+    verdict = {(x, y): P.faded_rule(ink, (x, y, w, h), labels[y:y + h, x:x + w] == i)
+               for x, y, w, h, i, _ in comps if h > 20}
+    assert sorted(verdict) == [(39, 86), (99, 19), (99, 99), (155, 169)]
+    assert verdict[39, 86] and verdict[155, 169] and not verdict[99, 19] and not verdict[99, 99]
+
+
+def test_a_faded_rule_beside_a_number_is_not_read(monkeypatch):
+    """End to end: a register's number with the visible part of a faded column rule beside it reads as the
+    number; without the test of its course the rule's part is read as a 1."""
+    gray = paper(200, 140)
+    cv2.line(gray, (120, 0), (120, 199), 214, 3)
+    cv2.line(gray, (120, 80), (120, 125), 70, 3)  # as tall as the digits, as bold as their strokes
+    stroke_digit(gray, 40, 86, 40, value=40, thick=4, kind="0")
+    stroke_digit(gray, 75, 80, 40, value=40, thick=4, kind="7")
+    assert [r.box[0] for r in P.find_digits(gray)] == [25, 60]
+    monkeypatch.setattr(P, "RUNS_ON", float("inf"))
+    assert [r.box[0] for r in P.find_digits(gray)] == [25, 60, 118]
+
+
 def test_a_bold_oval_0_is_no_frame():
     """A bold oval 0 whose inner columns and rows run from side to side looks like a box's four sides; what
     is left between them once they go is nothing (its outer edge's slivers lie outside them), so it stays

@@ -94,6 +94,8 @@ STACKED_VS_MEDIAN = 1.6  # a piece this many digits tall, held together by weak 
 THIN = 0.25  # width / height below this (or the reverse) is a thin piece
 CUT_GAP = 0.5  # thin pieces this close (x their height) end to end ...
 CUT_SPAN = 2.0  # ... spanning this many digit heights are one line that broke up
+RUNS_ON = 2.0  # noise sigmas: a thin upright piece whose course goes on past its ends this far above the paper
+#               (the median along as far again as the piece is long) is the part of a faded rule left as ink
 GIANT = 0.6  # spanning this share of the frame both ways: no digit beside others, so it sets no scale ...
 OUTLINE_FILL = 0.1  # ... and inked over less than this share of its box: an outline, dropped beside others
 MAX_ASPECT = 4.0  # wider than tall by this: a dash or a leftover line
@@ -900,8 +902,8 @@ def split_touching(box, piece: np.ndarray, out: list) -> None:
 
 
 def segment(gray: np.ndarray, kernel: int, digit_h: float | None = None):
-    """Candidate digit pieces in `gray` (dark ink): list of (box, ink-strength crop masked to the piece).
-    `digit_h`: the typical digit height in `gray` when known."""
+    """Candidate digit pieces in `gray` (dark ink): list of (box, ink-strength crop masked to the piece), and
+    the ink map. `digit_h`: the typical digit height in `gray` when known."""
     ink = ink_map(gray, kernel)
     mask = wipe_frames(ink_mask(ink))
     lines = rules(mask, digit_h, ink, sheet_extent(gray, ink))
@@ -915,7 +917,45 @@ def segment(gray: np.ndarray, kernel: int, digit_h: float | None = None):
         piece = window == ids[0] if len(ids) == 1 else np.isin(window, ids)
         if sharp_outline(piece, edge_strength(ink, (x, y, w, h))):
             candidates.append(((x, y, w, h), np.where(piece, ink[y:y + h, x:x + w], 0)))
-    return candidates
+    return candidates, ink
+
+
+def faded_rule(ink: np.ndarray, box, piece: np.ndarray) -> bool:
+    """A thin upright piece (`piece`: its mask in `box`) whose straight course goes on past both of its ends
+    (one, where the other is at the image's edge) in ink too faint for the mask: along as far again as the
+    piece is long, the median contrast of that course against the paper beside it is RUNS_ON noise sigmas.
+    A printed rule fades in places and leaves 1-like pieces; a 1 ends where it ends (a digit of the line
+    above or below fills at most part of that stretch, and rarely on the same course)."""
+    x, y, w, h = box
+    H, W = ink.shape
+    ys, xs = np.nonzero(piece)
+    count = np.bincount(ys, minlength=h)
+    inked = count > 0
+    if inked.sum() < 2:
+        return False
+    centre = np.bincount(ys, weights=xs, minlength=h)[inked] / count[inked] + x  # of each row's ink
+    slope, at0 = np.polyfit(np.arange(h)[inked] + y, centre, 1)  # the course: x = slope * y + at0
+    if abs(slope) > GRID_MAX_TILT:  # rules lie along the image's axes
+        return False
+    off = int(np.ceil(len(ys) / inked.sum() / 2)) + 2  # the paper beside it: past half the stroke's width
+    across = np.arange(-off - 3, off + 4)
+    outer = np.r_[0:4, len(across) - 4:len(across)]  # four columns of paper each side
+    sides = []
+    for lo, hi in ((max(0, y - h), y), (y + h, min(H, y + 2 * h))):
+        run = np.arange(lo, hi)
+        xc = np.round(slope * run + at0).astype(int)
+        cols = xc[:, None] + across
+        # the paper beside it, on the side or sides inside the image (a rule often runs along a crop's edge)
+        inside = (cols[:, outer] >= 0) & (cols[:, outer] < W)
+        keep = (xc >= 0) & (xc < W) & inside.any(1)
+        if keep.sum() < 3:  # at the image's edge: that end tells nothing
+            continue
+        run, cols, inside = run[keep], cols[keep], inside[keep]
+        strip = ink[run[:, None], np.clip(cols, 0, W - 1)].astype(np.float32)
+        on = strip[:, off + 2:off + 5].max(1)  # the course, a pixel either way
+        beside = np.nanmedian(np.where(inside, strip[:, outer], np.nan), 1)
+        sides.append(float(np.median(on - beside)))
+    return bool(sides) and min(sides) >= RUNS_ON * max(noise_level(ink)[1], 1.0)
 
 
 def edge_strength(ink: np.ndarray, box) -> np.ndarray:
@@ -936,9 +976,10 @@ def sharp_outline(piece: np.ndarray, edges: np.ndarray) -> bool:
     return outline.any() and float(edges[outline].mean()) >= MIN_EDGE
 
 
-def select_pieces(candidates: list, shape, min_height: int = MIN_HEIGHT_PX) -> list:
+def select_pieces(candidates: list, shape, min_height: int = MIN_HEIGHT_PX, ink: np.ndarray | None = None) -> list:
     """Split far too wide pieces, then drop lines, specks and cut-off neighbours by size against the median
-    digit-like piece (pieces cut by the border do not set the scale)."""
+    digit-like piece (pieces cut by the border do not set the scale), and (given the ink map they were found
+    in) the 1-like pieces of faded rules."""
     H, W = shape
     pieces = []
     for box, strength in candidates:
@@ -974,6 +1015,8 @@ def select_pieces(candidates: list, shape, min_height: int = MIN_HEIGHT_PX) -> l
                                                                or crossing(b)))]
     broken = broken_vertical_line([b for b, _ in pieces], median_h, H)
     pieces = [p for i, p in enumerate(pieces) if i not in broken]
+    if ink is not None:
+        pieces = [(b, s) for b, s in pieces if not (upright_thin(b) and faded_rule(ink, b, s > 0))]
 
     def least(box):  # x the median height
         floor = FRAGMENT if on_border(box) else MIN_HEIGHT_REL
@@ -1162,15 +1205,15 @@ def find_digits(image: np.ndarray) -> list[Region]:
         gray = cv2.bitwise_not(gray)  # chalk, white-on-black drawings: one polarity from here on
     # At least 1 px across the short side: a 10000x10 strip at the long side's scale would be 0 px tall.
     scale = min(1.0, max(working_scale(gray, SEG_LONG_SIDE), 1 / min(gray.shape)))
-    shape, candidates = _segment_at(gray, scale, None)
-    pieces = select_pieces(candidates, shape)
-    scouts = pieces or select_pieces(candidates, shape, SCOUT_HEIGHT_PX)  # small writing on a big page
+    shape, candidates, ink = _segment_at(gray, scale, None)
+    pieces = select_pieces(candidates, shape, ink=ink)
+    scouts = pieces or select_pieces(candidates, shape, SCOUT_HEIGHT_PX, ink)  # small writing on a big page
     if scouts:
         typical = digit_scale(scouts, shape)
         better = min(MAX_UPSCALE, scale * DIGIT_HEIGHT / typical)
         if better > scale * RESCALE_MIN:  # digits came out small: look again, closer
-            shape, candidates = _segment_at(gray, better, typical * better / scale)
-            pieces, scale = select_pieces(candidates, shape), better
+            shape, candidates, ink = _segment_at(gray, better, typical * better / scale)
+            pieces, scale = select_pieces(candidates, shape, ink=ink), better
     regions = []
     for (x, y, w, h), strength in pieces:
         crop = mnist_crop(strength)
@@ -1186,7 +1229,7 @@ def _segment_at(gray: np.ndarray, scale: float, digit_h: float | None):
                                                  interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     # The ground window must span the strokes of the largest digits, not only the typical one.
     kernel = odd(BG_KERNEL_DIGITS * digit_h) if digit_h else odd(min(work.shape) * BG_KERNEL_FRAC)
-    return work.shape, segment(work, kernel, digit_h)
+    return (work.shape, *segment(work, kernel, digit_h))
 
 
 def turn_steep_lines(regions: list[Region]) -> list[Region]:
