@@ -488,6 +488,22 @@ def test_a_bold_oval_0_is_no_frame():
     assert len(P.find_digits(gray)) == 2
 
 
+def test_writing_height_of_a_digit_crossing_a_rule_erases_only_the_rules():
+    """A thin-pen 7 across a row's rule: every piece touches a line, so the writing is measured with the
+    lines erased, and only the rule is (the 7's diagonal, a line to Hough at an odd angle, is the writing:
+    erasing it too left nothing to measure, the rule was no rule, and the 7 was read with it)."""
+    gray = paper(200, 120)
+    cv2.line(gray, (0, 100), (119, 100), 120, 1)
+    stroke_digit(gray, 60, 70, 60, value=40, thick=2, kind="7")
+    ink = P.ink_map(gray, P.odd(min(gray.shape) * P.BG_KERNEL_FRAC))
+    mask = P.ink_mask(ink)
+    lines = P.find_lines(mask, P.LINE_MIN_PX)
+    assert any(ln.tilt > P.GRID_MAX_TILT for ln in lines) and P.free_height(mask, lines, ink, erase=False) is None
+    assert 0.4 * 60 <= P.writing_height(mask, lines, ink) <= 60
+    (x, y, w, h), = [r.box for r in P.find_digits(gray)]
+    assert w < 50 and 55 <= h <= 70  # the 7 alone (40 px wide), not the rule across the crop
+
+
 def test_a_crumb_beside_a_thin_pen_digit_sets_no_writing_height():
     """A thin-pen 8 filling the frame has long, nearly straight strokes that Hough takes for lines, and the
     only piece touching none of them is a crumb of the paper. Measured on the crumb, the writing would be
