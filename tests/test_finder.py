@@ -105,6 +105,19 @@ def test_polarity_of_a_bold_brush_drawing_on_a_flat_canvas():
     assert len(regions) == 1 and regions[0].box[3] > 300
 
 
+def test_polarity_of_one_thin_stroke_on_a_flat_canvas():
+    """A thin white 1 on a black canvas is far under the 0.5 % tails the polarity is judged on: both tails are
+    the ground. The image's extremes tell then, and the 1 is found; in black on white it stays dark ink, and a
+    flat canvas with nothing on it is paper."""
+    canvas = np.full((590, 420), 17, np.uint8)
+    cv2.line(canvas, (200, 150), (190, 300), 250, 3)
+    assert P.light_on_dark(canvas)
+    assert not P.light_on_dark(cv2.bitwise_not(canvas))
+    assert not P.light_on_dark(np.full((590, 420), 17, np.uint8))
+    (box,) = [r.box for r in P.find_digits(canvas)]
+    assert 140 <= box[3] <= 165
+
+
 def test_polarity_of_a_thin_pen_sheet_on_a_desk_with_wide_light_grain():
     """The ink's contrast is measured unreduced: reduced to find the sheet and the desk, a thin pen's strokes
     average into the paper (a fifth of their contrast) while the desk's wide light grain keeps all of its own."""

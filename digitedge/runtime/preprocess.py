@@ -185,7 +185,13 @@ def light_on_dark(gray: np.ndarray) -> bool:
     (A top-hat/black-hat comparison is fooled by paper enclosed in the loops of thin dark strokes.)"""
     sample = gray[::STATS_STRIDE, ::STATS_STRIDE]
     lo, med, hi = quantiles(sample, (INK_TAIL / 100, 0.5, 1 - INK_TAIL / 100))
-    if hi - med <= med - lo:
+    if hi - med == med - lo:
+        # a flat ground whose marks are too few for the tails (one thin stroke on a drawing canvas): the
+        # extremes of the whole image tell
+        darkest, lightest = cv2.minMaxLoc(gray)[:2]
+        if lightest - med <= med - darkest:
+            return False
+    elif hi - med <= med - lo:
         return False
     f = max(1, max(gray.shape) // POLARITY_SIDE)
     small = cv2.resize(gray, (max(1, gray.shape[1] // f), max(1, gray.shape[0] // f)), interpolation=cv2.INTER_AREA)
