@@ -467,7 +467,8 @@ def test_a_faded_rule_is_told_by_its_course_running_on_past_its_visible_part():
     mask = P.ink_mask(ink)
     assert not mask[:60, 40].any() and mask[110:140, 40].all()  # the faded stretch is no ink, the rest is
     labels, comps = P.components(mask)
-    verdict = {(x, y): P.faded_rule(ink, (x, y, w, h), labels[y:y + h, x:x + w] == i)
+    sigma = P.noise_level(ink)[1]
+    verdict = {(x, y): P.faded_rule(ink, (x, y, w, h), labels[y:y + h, x:x + w] == i, sigma)
                for x, y, w, h, i, _ in comps if h > 20}
     assert sorted(verdict) == [(39, 86), (99, 19), (99, 99), (155, 169)]
     assert verdict[39, 86] and verdict[155, 169] and not verdict[99, 19] and not verdict[99, 99]

@@ -928,10 +928,11 @@ def segment(gray: np.ndarray, kernel: int, digit_h: float | None = None):
     return candidates, ink
 
 
-def faded_rule(ink: np.ndarray, box, piece: np.ndarray) -> bool:
+def faded_rule(ink: np.ndarray, box, piece: np.ndarray, sigma: float) -> bool:
     """A thin upright piece (`piece`: its mask in `box`) whose straight course goes on past both of its ends
     (one, where the other is at the image's edge) in ink too faint for the mask: along as far again as the
-    piece is long, the median contrast of that course against the paper beside it is RUNS_ON noise sigmas.
+    piece is long, the median contrast of that course against the paper beside it is RUNS_ON noise sigmas
+    (`sigma`: the ink map's, noise_level; at least a grey level).
     A printed rule fades in places and leaves 1-like pieces; a 1 ends where it ends (a digit of the line
     above or below fills at most part of that stretch, and rarely on the same course)."""
     x, y, w, h = box
@@ -963,7 +964,7 @@ def faded_rule(ink: np.ndarray, box, piece: np.ndarray) -> bool:
         on = strip[:, off + 2:off + 5].max(1)  # the course, a pixel either way
         beside = np.nanmedian(np.where(inside, strip[:, outer], np.nan), 1)
         sides.append(float(np.median(on - beside)))
-    return bool(sides) and min(sides) >= RUNS_ON * max(noise_level(ink)[1], 1.0)
+    return bool(sides) and min(sides) >= RUNS_ON * max(sigma, 1.0)
 
 
 def edge_strength(ink: np.ndarray, box) -> np.ndarray:
@@ -1023,8 +1024,9 @@ def select_pieces(candidates: list, shape, min_height: int = MIN_HEIGHT_PX, ink:
                                                                or crossing(b)))]
     broken = broken_vertical_line([b for b, _ in pieces], median_h, H)
     pieces = [p for i, p in enumerate(pieces) if i not in broken]
-    if ink is not None:
-        pieces = [(b, s) for b, s in pieces if not (upright_thin(b) and faded_rule(ink, b, s > 0))]
+    if ink is not None and any(upright_thin(b) for b, _ in pieces):
+        sigma = noise_level(ink)[1]
+        pieces = [(b, s) for b, s in pieces if not (upright_thin(b) and faded_rule(ink, b, s > 0, sigma))]
 
     def least(box):  # x the median height
         floor = FRAGMENT if on_border(box) else MIN_HEIGHT_REL
