@@ -479,9 +479,9 @@ def writing_height(mask: np.ndarray, lines: list[Line], ink: np.ndarray, sheet=N
     digit-like pieces with sharp outlines that touch no line. When every piece touches one and a line
     crosses the whole sheet (`sheet`: its height and width, default the frame's) — the rules and margin of
     a sheet, the baseline of a field: one such horizontal line, or two vertical ones, since a lone upright
-    stroke across a tight crop is a 1 — the same for the pieces left once every line near the image's axes
-    is erased (not counting crumbs inside a line's band). None otherwise: then no line is a rule by its length (a 1's stem
-    beside its flag, a 2's base, a 7's bar are writing)."""
+    stroke across a tight crop is a 1 — the same for the pieces left once every line near the image's
+    axes is erased (not counting crumbs inside a line's band). None otherwise: then no line is a rule by its
+    length (a 1's stem beside its flag, a 2's base, a 7's bar are writing)."""
     sheet = sheet or mask.shape
     h = free_height(mask, lines, ink, erase=False)
     crossing = [ln for ln in lines if ln.length >= FRAME_SPAN * (sheet[0] if ln.vertical else sheet[1])]
