@@ -188,10 +188,8 @@ def light_on_dark(gray: np.ndarray) -> bool:
     if hi - med == med - lo:
         # a flat ground whose marks are too few for the tails (one thin stroke on a drawing canvas): the
         # extremes of the whole image tell
-        darkest, lightest = cv2.minMaxLoc(gray)[:2]
-        if lightest - med <= med - darkest:
-            return False
-    elif hi - med <= med - lo:
+        lo, hi = cv2.minMaxLoc(gray)[:2]
+    if hi - med <= med - lo:
         return False
     f = max(1, max(gray.shape) // POLARITY_SIDE)
     small = cv2.resize(gray, (max(1, gray.shape[1] // f), max(1, gray.shape[0] // f)), interpolation=cv2.INTER_AREA)
@@ -712,8 +710,8 @@ def frame_runs(piece: np.ndarray) -> np.ndarray | None:
     # side) leaves only the slivers of its outer edge, outside those sides.
     (rows, _), (cols, _) = found
     wide = cv2.dilate(erase, np.ones((3, 3), np.uint8))
-    inner = square[rows[0][1] + 2:rows[-1][0] - 1, cols[0][1] + 2:cols[-1][0] - 1]
-    written = np.count_nonzero(inner & (wide[rows[0][1] + 2:rows[-1][0] - 1, cols[0][1] + 2:cols[-1][0] - 1] == 0))
+    between = (slice(rows[0][1] + 2, rows[-1][0] - 1), slice(cols[0][1] + 2, cols[-1][0] - 1))
+    written = np.count_nonzero(square[between] & (wide[between] == 0))
     if written < FRAME_WRITTEN * np.count_nonzero(square & wide):
         return None
     back = cv2.warpAffine(erase, turn, big.shape[::-1], flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
